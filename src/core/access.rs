@@ -1,0 +1,127 @@
+//! Who may reach which route, declared in one place: every route is added through [`Routes`]
+//! with an [`Access`] rule, and the role-matrix test walks the resulting table.
+use axum::{
+    extract::Request,
+    handler::Handler,
+    http::Method,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Router,
+};
+
+use crate::core::{
+    auth::{Role, SessionUser, Status},
+    context::Ctx,
+    error::AppError,
+    state::AppState,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in person, including one awaiting review: they can always reach their own data.
+    SignedIn,
+    /// An active member (approved, email confirmed).
+    Member,
+    Staff,
+    Admin,
+}
+
+impl Access {
+    pub fn check(self, user: Option<&SessionUser>, path: &str) -> Result<(), AppError> {
+        let sign_in = || AppError::SignInRequired { return_to: path.to_string() };
+        match self {
+            Access::Public => Ok(()),
+            Access::SignedIn => user.map(|_| ()).ok_or_else(sign_in),
+            Access::Member => match user {
+                None => Err(sign_in()),
+                Some(u) if u.status == Status::Active => Ok(()),
+                Some(_) => Err(AppError::Forbidden),
+            },
+            Access::Staff => match user {
+                None => Err(sign_in()),
+                Some(u) if matches!(u.role, Role::Staff | Role::Admin) => Ok(()),
+                Some(_) => Err(AppError::Forbidden),
+            },
+            Access::Admin => match user {
+                None => Err(sign_in()),
+                Some(u) if u.role == Role::Admin => Ok(()),
+                Some(_) => Err(AppError::Forbidden),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// A router that cannot hold a route without an access rule.
+pub struct Routes {
+    router: Router<AppState>,
+    rules: Vec<Rule>,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes { router: Router::new(), rules: Vec::new() }
+    }
+}
+
+impl Routes {
+    pub fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::GET, path, access, get(handler))
+    }
+
+    pub fn post<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, access, post(handler))
+    }
+
+    fn add(mut self, method: Method, path: &'static str, access: Access, route: axum::routing::MethodRouter<AppState>) -> Self {
+        let guarded = route.route_layer(middleware::from_fn(move |req: Request, next: Next| guard(access, req, next)));
+        self.router = self.router.route(path, guarded);
+        self.rules.push(Rule { method, path, access });
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.rules.extend(other.rules);
+        self
+    }
+
+    /// A POST route that accepts a larger body than ordinary forms (file uploads).
+    pub fn post_upload<H, T>(self, path: &'static str, access: Access, limit: usize, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, access, post(handler).layer(axum::extract::DefaultBodyLimit::max(limit)))
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<Rule>) {
+        (self.router, self.rules)
+    }
+}
+
+async fn guard(access: Access, req: Request, next: Next) -> Response {
+    let ctx = req.extensions().get::<Ctx>();
+    let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    match access.check(ctx.and_then(|c| c.user.as_ref()), path) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}

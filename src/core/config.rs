@@ -1,0 +1,275 @@
+//! Effective settings: defaults, then an optional TOML file, then environment, then flags.
+//!
+//! Clap merges flags and environment (flags win); the file fills whatever neither gave.
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// How new individual members become active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Members are active as soon as they confirm their email.
+    Open,
+    /// Staff review each new member before they are active.
+    Reviewed,
+}
+
+/// Settings as given on the command line or in the environment; every one optional.
+#[derive(Args, Debug, Default, Clone)]
+pub struct SettingsArgs {
+    /// TOML settings file (default: constellate.toml inside the data folder, if present)
+    #[arg(long, env = "CONSTELLATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the SQLite database, key file and outbox
+    #[arg(long, env = "CONSTELLATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on
+    #[arg(long, env = "CONSTELLATE_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Public address used in emailed links, e.g. https://network.example.org
+    #[arg(long, env = "CONSTELLATE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// postgres://… to use PostgreSQL instead of the embedded SQLite file
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// smtp://user:pass@host:port (or smtps://) to send mail; without it mail goes to the outbox folder
+    #[arg(long, env = "CONSTELLATE_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// From address of outgoing mail
+    #[arg(long, env = "CONSTELLATE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Name of the network, shown in pages and emails
+    #[arg(long, env = "CONSTELLATE_NETWORK_NAME")]
+    pub network_name: Option<String>,
+    /// open: members are active once they confirm; reviewed: staff approve each one
+    #[arg(long, env = "CONSTELLATE_APPROVAL", value_enum)]
+    pub approval: Option<Approval>,
+    /// Base64 encryption key (overrides the key file in the data folder)
+    #[arg(long, env = "CONSTELLATE_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
+    /// Take the client address from X-Forwarded-For (only behind a reverse proxy you run)
+    #[arg(long, env = "CONSTELLATE_TRUST_PROXY")]
+    pub trust_proxy: Option<bool>,
+    /// Sign-in and join attempts allowed per address per 15 minutes
+    #[arg(long, env = "CONSTELLATE_RATE_LIMIT_PER_IP")]
+    pub rate_limit_per_ip: Option<i64>,
+    /// Sign-in and join attempts allowed per email per 15 minutes
+    #[arg(long, env = "CONSTELLATE_RATE_LIMIT_PER_EMAIL")]
+    pub rate_limit_per_email: Option<i64>,
+    /// Milliseconds between job-table polls when idle
+    #[arg(long, env = "CONSTELLATE_JOB_POLL_MS")]
+    pub job_poll_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    bind: Option<SocketAddr>,
+    base_url: Option<String>,
+    database_url: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    network_name: Option<String>,
+    approval: Option<Approval>,
+    encryption_key: Option<String>,
+    trust_proxy: Option<bool>,
+    rate_limit_per_ip: Option<i64>,
+    rate_limit_per_email: Option<i64>,
+    job_poll_ms: Option<u64>,
+}
+
+/// The settings the running program uses.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    pub base_url: String,
+    pub database_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub network_name: String,
+    pub approval: Approval,
+    pub encryption_key: Option<String>,
+    pub trust_proxy: bool,
+    pub rate_limit_per_ip: i64,
+    pub rate_limit_per_email: i64,
+    pub job_poll_ms: u64,
+    /// Where the settings file came from, if one was read.
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("settings file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl Config {
+    pub fn load(args: &SettingsArgs) -> Result<Config, ConfigError> {
+        let data_dir_hint = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("constellate-data"));
+        let (file, config_file) = match &args.config {
+            Some(path) => (read_file(path)?, Some(path.clone())),
+            None => {
+                let default = data_dir_hint.join("constellate.toml");
+                if default.exists() {
+                    (read_file(&default)?, Some(default))
+                } else {
+                    (FileSettings::default(), None)
+                }
+            }
+        };
+        let bind = args.bind.or(file.bind).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let base_url = args
+            .base_url
+            .clone()
+            .or(file.base_url)
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
+        Ok(Config {
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(data_dir_hint),
+            bind,
+            base_url,
+            database_url: args.database_url.clone().or(file.database_url).filter(|s| !s.is_empty()),
+            smtp_url: args.smtp_url.clone().or(file.smtp_url).filter(|s| !s.is_empty()),
+            mail_from: args
+                .mail_from
+                .clone()
+                .or(file.mail_from)
+                .unwrap_or_else(|| "Constellate <network@localhost>".into()),
+            network_name: args.network_name.clone().or(file.network_name).unwrap_or_else(|| "Constellate".into()),
+            approval: args.approval.or(file.approval).unwrap_or(Approval::Open),
+            encryption_key: args.encryption_key.clone().or(file.encryption_key),
+            trust_proxy: args.trust_proxy.or(file.trust_proxy).unwrap_or(false),
+            rate_limit_per_ip: args.rate_limit_per_ip.or(file.rate_limit_per_ip).unwrap_or(30),
+            rate_limit_per_email: args.rate_limit_per_email.or(file.rate_limit_per_email).unwrap_or(5),
+            job_poll_ms: args.job_poll_ms.or(file.job_poll_ms).unwrap_or(1000),
+            config_file,
+        })
+    }
+
+    /// Whether cookies must carry `Secure`: only when people reach us over TLS.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    /// Human-readable effective settings with secrets masked, and the problems found.
+    pub fn check(&self) -> (Vec<(&'static str, String)>, Vec<String>) {
+        let mut problems = Vec::new();
+        let db = match &self.database_url {
+            Some(url) => {
+                if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                    problems.push("DATABASE_URL must start with postgres:// (leave it unset for the embedded SQLite)".into());
+                }
+                mask_url(url)
+            }
+            None => format!("sqlite (embedded) at {}", self.data_dir.join("constellate.db").display()),
+        };
+        let mail = match &self.smtp_url {
+            Some(url) => {
+                if !url.starts_with("smtp://") && !url.starts_with("smtps://") {
+                    problems.push("smtp_url must start with smtp:// or smtps://".into());
+                }
+                mask_url(url)
+            }
+            None => format!("outbox folder {}", self.outbox_dir().display()),
+        };
+        if !self.base_url.starts_with("http://") && !self.base_url.starts_with("https://") {
+            problems.push("base_url must start with http:// or https://".into());
+        }
+        if self.base_url.starts_with("http://") && !is_loopback_url(&self.base_url) {
+            problems.push("base_url is not https: cookies will not be marked Secure; serve over TLS in production".into());
+        }
+        if !self.mail_from.contains('@') {
+            problems.push("mail_from must contain an email address".into());
+        }
+        if self.rate_limit_per_ip < 1 || self.rate_limit_per_email < 1 {
+            problems.push("rate limits must be at least 1".into());
+        }
+        let key = match &self.encryption_key {
+            Some(_) => "from settings (masked)".to_string(),
+            None => format!("key file {}", self.data_dir.join("encryption.key").display()),
+        };
+        let rows = vec![
+            ("settings file", self.config_file.as_ref().map_or("none".into(), |p| p.display().to_string())),
+            ("data_dir", self.data_dir.display().to_string()),
+            ("bind", self.bind.to_string()),
+            ("base_url", self.base_url.clone()),
+            ("database", db),
+            ("mail", mail),
+            ("mail_from", self.mail_from.clone()),
+            ("network_name", self.network_name.clone()),
+            ("approval", format!("{:?}", self.approval).to_lowercase()),
+            ("encryption_key", key),
+            ("trust_proxy", self.trust_proxy.to_string()),
+            ("rate_limit_per_ip", self.rate_limit_per_ip.to_string()),
+            ("rate_limit_per_email", self.rate_limit_per_email.to_string()),
+            ("job_poll_ms", self.job_poll_ms.to_string()),
+        ];
+        (rows, problems)
+    }
+}
+
+fn read_file(path: &PathBuf) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.clone(), message: e.to_string() })
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or("");
+    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
+}
+
+/// Hide the password part of a URL: `postgres://user:secret@host` → `postgres://user:****@host`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_url_hides_password_only() {
+        assert_eq!(mask_url("postgres://app:s3cret@db:5432/x"), "postgres://app:****@db:5432/x");
+        assert_eq!(mask_url("postgres://app@db/x"), "postgres://app@db/x");
+    }
+
+    #[test]
+    fn flags_win_over_file_and_defaults_fill_the_rest() {
+        let dir = std::env::temp_dir().join(format!("cfg-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "network_name = \"From file\"\nmail_from = \"a@b.org\"\n").unwrap();
+        let args = SettingsArgs { config: Some(file), mail_from: Some("flag@b.org".into()), ..Default::default() };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.network_name, "From file");
+        assert_eq!(config.mail_from, "flag@b.org");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn unknown_setting_in_file_is_reported() {
+        let dir = std::env::temp_dir().join(format!("cfg-test2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "no_such_thing = 1\n").unwrap();
+        let args = SettingsArgs { config: Some(file), ..Default::default() };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })));
+    }
+}

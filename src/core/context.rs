@@ -1,0 +1,151 @@
+//! Per-request context: who is signed in, the CSRF token, the client address, a flash notice.
+//!
+//! One middleware builds it for every request and, for every state-changing request, checks
+//! the CSRF token in one place, so no handler can forget to.
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue, Method},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::core::{
+    auth::{self, SessionUser},
+    crypto::{random_token, same_token},
+    error::AppError,
+    state::AppState,
+};
+
+/// Largest ordinary form we read; imports have their own, larger limit.
+pub const FORM_LIMIT: usize = 256 * 1024;
+/// Largest import upload.
+pub const IMPORT_LIMIT: usize = 20 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub user: Option<SessionUser>,
+    pub csrf: String,
+    pub ip: IpAddr,
+    pub notice: Option<String>,
+}
+
+impl Ctx {
+    pub fn user(&self) -> Result<&SessionUser, AppError> {
+        self.user.as_ref().ok_or(AppError::SignInRequired { return_to: "/".into() })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Ctx, AppError> {
+        parts.extensions.get::<Ctx>().cloned().ok_or_else(|| AppError::internal("context middleware missing"))
+    }
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn client_ip(state: &AppState, req: &Request) -> IpAddr {
+    if state.config.trust_proxy {
+        let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        if let Some(ip) = forwarded.and_then(|v| v.split(',').next()).and_then(|s| s.trim().parse().ok()) {
+            return ip;
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let user = match cookie(req.headers(), "sid") {
+        Some(sid) => match auth::session_user(&state.db, sid).await {
+            Ok(u) => u,
+            Err(e) => return AppError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let cookie_csrf = cookie(req.headers(), "csrf").map(str::to_owned);
+    let new_csrf = cookie_csrf.is_none().then(random_token);
+    let csrf = match &user {
+        Some(u) => u.csrf.clone(),
+        None => cookie_csrf.clone().or_else(|| new_csrf.clone()).unwrap_or_default(),
+    };
+    let notice = cookie(req.headers(), "flash").map(crate::core::layout::notice_text).filter(|s| !s.is_empty());
+    let ctx = Ctx { user, csrf, ip: client_ip(&state, &req), notice: notice.map(str::to_owned) };
+
+    if is_state_changing(req.method()) {
+        req = match verify_csrf(&ctx, req).await {
+            Ok(req) => req,
+            Err(e) => return e.into_response(),
+        };
+    }
+    let had_flash = ctx.notice.is_some() || cookie(req.headers(), "flash").is_some();
+    req.extensions_mut().insert(ctx);
+    let mut response = next.run(req).await;
+    if let Some(token) = new_csrf {
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "csrf", &token, None));
+    }
+    if had_flash && !response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"flash=")) {
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "flash", "", Some(0)));
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    state.metrics.record_status(response.status().as_u16());
+    response
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Checks the request came from our own page: the Origin (when the browser sends one) must be
+/// ours, and the `_csrf` field (form bodies) or query parameter (file uploads) must match.
+async fn verify_csrf(ctx: &Ctx, req: Request) -> Result<Request, AppError> {
+    if let (Some(origin), Some(host)) = (req.headers().get(header::ORIGIN), req.headers().get(header::HOST)) {
+        let origin = origin.to_str().unwrap_or("");
+        let host = host.to_str().unwrap_or("");
+        if origin != "null" && origin.split("://").nth(1) != Some(host) {
+            return Err(AppError::Csrf);
+        }
+    }
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.starts_with("multipart/form-data") {
+        let query = req.uri().query().unwrap_or("");
+        let token = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
+        return match token {
+            Some(t) if same_token(&t, &ctx.csrf) => Ok(req),
+            _ => Err(AppError::Csrf),
+        };
+    }
+    let limit = if req.uri().path().starts_with("/staff/import") { IMPORT_LIMIT } else { FORM_LIMIT };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::TooLarge);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| AppError::TooLarge)?;
+    let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
+    match token {
+        Some(t) if same_token(&t, &ctx.csrf) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        _ => Err(AppError::Csrf),
+    }
+}

@@ -1,0 +1,236 @@
+//! Secrets: random tokens, token hashes, passwords, and field encryption at rest.
+//!
+//! Sensitive fields (access needs, notes about a person) are sealed with XChaCha20-Poly1305
+//! under a key kept outside the database: a key file in the data folder or an environment
+//! variable. The key file is a key ring, newest first, so `constellate keys rotate` can
+//! re-encrypt everything and old ciphertexts stay readable until it has.
+use std::path::{Path, PathBuf};
+
+use argon2::{
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Argon2,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use chacha20poly1305::{
+    aead::{Aead, KeyInit},
+    XChaCha20Poly1305, XNonce,
+};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// A fresh unguessable token for links and sessions (256 bits, URL-safe).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    B64.encode(bytes)
+}
+
+/// What the database keeps instead of a token: its SHA-256, so a leaked table grants nothing.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| CryptoError::Password(e.to_string()))
+}
+
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Constant-time comparison for tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("cannot read or write the key file {path}: {source}")]
+    KeyFile { path: PathBuf, source: std::io::Error },
+    #[error("the encryption key is not valid: {0}")]
+    BadKey(String),
+    #[error("a stored value was encrypted with key '{0}', which is not in the key ring")]
+    UnknownKey(String),
+    #[error("a stored value could not be decrypted (wrong key or damaged data)")]
+    Decrypt,
+    #[error("password hashing failed: {0}")]
+    Password(String),
+}
+
+#[derive(Clone)]
+struct Key {
+    id: String,
+    cipher: XChaCha20Poly1305,
+    raw: [u8; 32],
+}
+
+/// The encryption keys, newest (the one used to encrypt) first.
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Vec<Key>,
+    file: Option<PathBuf>,
+}
+
+impl Keyring {
+    /// Use the key given in settings, or the key file in the data folder, creating it on first start.
+    pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Keyring, CryptoError> {
+        if let Some(encoded) = configured {
+            let key = parse_key_line(&format!("env {}", encoded.trim()))?;
+            return Ok(Keyring { keys: vec![key], file: None });
+        }
+        let path = data_dir.join("encryption.key");
+        if !path.exists() {
+            std::fs::create_dir_all(data_dir).map_err(|source| CryptoError::KeyFile { path: path.clone(), source })?;
+            write_private(&path, &format!("{}\n", new_key_line()))?;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| CryptoError::KeyFile { path: path.clone(), source })?;
+        let keys = text.lines().filter(|l| !l.trim().is_empty()).map(parse_key_line).collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(CryptoError::BadKey(format!("{} holds no key", path.display())));
+        }
+        Ok(Keyring { keys, file: Some(path) })
+    }
+
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let key = &self.keys[0];
+        let mut nonce = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        // Encryption with a valid key and nonce cannot fail for in-memory buffers.
+        let ct = key.cipher.encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes()).unwrap_or_default();
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        format!("v1.{}.{}", key.id, B64.encode(blob))
+    }
+
+    pub fn decrypt(&self, sealed: &str) -> Result<String, CryptoError> {
+        let mut parts = sealed.splitn(3, '.');
+        let (Some("v1"), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CryptoError::Decrypt);
+        };
+        let key = self.keys.iter().find(|k| k.id == id).ok_or_else(|| CryptoError::UnknownKey(id.to_string()))?;
+        let blob = B64.decode(body).map_err(|_| CryptoError::Decrypt)?;
+        if blob.len() < 24 {
+            return Err(CryptoError::Decrypt);
+        }
+        let (nonce, ct) = blob.split_at(24);
+        let plain = key.cipher.decrypt(XNonce::from_slice(nonce), ct).map_err(|_| CryptoError::Decrypt)?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
+    }
+
+    /// Whether a sealed value was made with an older key and should be re-encrypted.
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed.split('.').nth(1) == Some(self.keys[0].id.as_str())
+    }
+
+    /// Put a new key in front of the ring and save it; old keys stay until [`Keyring::retire_old`].
+    pub fn add_new_key(&mut self) -> Result<(), CryptoError> {
+        let path = self.file.clone().ok_or_else(|| {
+            CryptoError::BadKey("the key comes from settings; rotate it by changing the setting after re-encrypting".into())
+        })?;
+        self.keys.insert(0, parse_key_line(&new_key_line())?);
+        self.save(&path)
+    }
+
+    /// Drop every key but the newest, once nothing is sealed with them any more.
+    pub fn retire_old(&mut self) -> Result<(), CryptoError> {
+        self.keys.truncate(1);
+        match self.file.clone() {
+            Some(path) => self.save(&path),
+            None => Ok(()),
+        }
+    }
+
+    fn save(&self, path: &Path) -> Result<(), CryptoError> {
+        let text: String = self.keys.iter().map(|k| format!("{} {}\n", k.id, B64.encode(k.raw))).collect();
+        write_private(path, &text)
+    }
+}
+
+fn new_key_line() -> String {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let mut id = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut id);
+    format!("{} {}", B64.encode(id), B64.encode(raw))
+}
+
+fn parse_key_line(line: &str) -> Result<Key, CryptoError> {
+    let (id, encoded) = line.trim().split_once(' ').ok_or_else(|| CryptoError::BadKey("expected 'id key'".into()))?;
+    let bytes = B64
+        .decode(encoded.trim().trim_end_matches('='))
+        .map_err(|e| CryptoError::BadKey(format!("not base64: {e}")))?;
+    let raw: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey("a key must be 32 bytes".into()))?;
+    Ok(Key { id: id.to_string(), cipher: XChaCha20Poly1305::new((&raw).into()), raw })
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), CryptoError> {
+    let err = |source| CryptoError::KeyFile { path: path.to_path_buf(), source };
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("keyring-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn sealed_values_open_again_and_do_not_contain_the_plaintext() {
+        let ring = Keyring::load(None, &temp_dir("roundtrip")).unwrap();
+        let sealed = ring.encrypt("uses a wheelchair");
+        assert!(!sealed.contains("wheelchair"));
+        assert_eq!(ring.decrypt(&sealed).unwrap(), "uses a wheelchair");
+    }
+
+    #[test]
+    fn rotation_keeps_old_values_readable_until_retired() {
+        let dir = temp_dir("rotate");
+        let mut ring = Keyring::load(None, &dir).unwrap();
+        let old = ring.encrypt("note");
+        ring.add_new_key().unwrap();
+        let reloaded = Keyring::load(None, &dir).unwrap();
+        assert_eq!(reloaded.decrypt(&old).unwrap(), "note");
+        assert!(!reloaded.is_current(&old));
+        let fresh = reloaded.encrypt("note");
+        assert!(reloaded.is_current(&fresh));
+        ring.retire_old().unwrap();
+        let retired = Keyring::load(None, &dir).unwrap();
+        assert!(matches!(retired.decrypt(&old), Err(CryptoError::UnknownKey(_))));
+        assert_eq!(retired.decrypt(&fresh).unwrap(), "note");
+    }
+
+    #[test]
+    fn tampered_ciphertext_is_rejected() {
+        let ring = Keyring::load(None, &temp_dir("tamper")).unwrap();
+        let sealed = ring.encrypt("secret");
+        let (head, body) = sealed.rsplit_once('.').unwrap();
+        let mut blob = B64.decode(body).unwrap();
+        let last = blob.len() - 1;
+        blob[last] ^= 1;
+        assert!(ring.decrypt(&format!("{head}.{}", B64.encode(blob))).is_err());
+    }
+
+    #[test]
+    fn passwords_verify_only_with_the_right_password() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong", &hash));
+    }
+}

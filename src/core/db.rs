@@ -1,0 +1,172 @@
+//! The database: one pool over SQLite or PostgreSQL, one code path.
+//!
+//! All SQL is written once with `$1` placeholders (both drivers accept them) and portable
+//! types: integer ids, integer unix-second timestamps, integer pence, text. The few places
+//! where the dialects truly differ ask [`Dialect`].
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    AnyPool, Executor,
+};
+
+use crate::core::config::Config;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub dialect: Dialect,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot create the data folder {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("cannot open the database: {0}")]
+    Connect(sqlx::Error),
+    #[error("migration {version} failed: {source}")]
+    Migration { version: i64, source: sqlx::Error },
+}
+
+struct Migration {
+    version: i64,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Every schema change, in order. Each exists once per dialect; a test compares the results.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
+}];
+
+impl Db {
+    /// Open the database the settings name (creating the SQLite file if needed) and migrate it.
+    pub async fn open(config: &Config) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        match &config.database_url {
+            Some(url) => Self::open_postgres(url).await,
+            None => Self::open_sqlite(&config.data_dir.join("constellate.db")).await,
+        }
+    }
+
+    async fn open_postgres(url: &str) -> Result<Db, DbError> {
+        let options = AnyConnectOptions::from_str(url).map_err(DbError::Connect)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        let db = Db { pool, dialect: Dialect::Postgres };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn open_sqlite(path: &Path) -> Result<Db, DbError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| DbError::DataDir(dir.display().to_string(), e))?;
+        }
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let options = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            // Connections are cheap for SQLite; keeping few idle keeps resident memory small.
+            .idle_timeout(Duration::from_secs(60))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer; busy_timeout makes writers queue
+                    // instead of failing; NORMAL sync is durable across application crashes.
+                    conn.execute(
+                        "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL; \
+                         PRAGMA foreign_keys=ON; PRAGMA cache_size=-4000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        let db = Db { pool, dialect: Dialect::Sqlite };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<(), DbError> {
+        let err = |version| move |source| DbError::Migration { version, source };
+        let mut conn = self.pool.acquire().await.map_err(DbError::Connect)?;
+        if self.dialect == Dialect::Postgres {
+            // Two instances starting together must not both migrate.
+            conn.execute("SELECT pg_advisory_lock(727274)").await.map_err(err(0))?;
+        }
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .await
+        .map_err(err(0))?;
+        for m in MIGRATIONS {
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(err(m.version))?;
+            if done.is_some() {
+                continue;
+            }
+            let sql = match self.dialect {
+                Dialect::Sqlite => m.sqlite,
+                Dialect::Postgres => m.postgres,
+            };
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(err(m.version))?;
+            for statement in split_statements(sql) {
+                tx.execute(statement).await.map_err(err(m.version))?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(m.version)
+                .bind(crate::core::time::now())
+                .execute(&mut *tx)
+                .await
+                .map_err(err(m.version))?;
+            tx.commit().await.map_err(err(m.version))?;
+        }
+        if self.dialect == Dialect::Postgres {
+            conn.execute("SELECT pg_advisory_unlock(727274)").await.map_err(err(0))?;
+        }
+        Ok(())
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` where the database has row locks; SQLite has one writer at a
+    /// time, so the surrounding `UPDATE … RETURNING` is already exclusive there.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// Split a migration file into statements at semicolons that end a line.
+fn split_statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(";\n").map(str::trim).filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_at_line_ending_semicolons_and_skip_comment_only_parts() {
+        let parts: Vec<_> = split_statements("-- c\nCREATE TABLE a (x TEXT);\nCREATE TABLE b (y TEXT);\n-- end\n").collect();
+        assert_eq!(parts, vec!["-- c\nCREATE TABLE a (x TEXT)", "CREATE TABLE b (y TEXT)"]);
+    }
+}

@@ -1,0 +1,131 @@
+//! The shared page frame: title, navigation, CSRF token and notices for every template.
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::{
+    http::{header, HeaderValue},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+
+use crate::core::{context::Ctx, state::AppState};
+
+static NETWORK_NAME: OnceLock<String> = OnceLock::new();
+
+/// Set once at start-up; error pages rendered without a request still show the right name.
+pub fn set_network_name(name: &str) {
+    let _ = NETWORK_NAME.set(name.to_string());
+}
+
+fn network_name() -> &'static str {
+    NETWORK_NAME.get().map(String::as_str).unwrap_or("Constellate")
+}
+
+pub struct NavUser {
+    pub name: String,
+    pub is_staff: bool,
+    pub is_admin: bool,
+}
+
+/// What the layout needs from every page.
+pub struct Page {
+    pub title: String,
+    pub network: &'static str,
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    pub notice: Option<String>,
+}
+
+impl Page {
+    pub fn new(ctx: &Ctx, title: impl Into<String>) -> Page {
+        Page {
+            title: title.into(),
+            network: network_name(),
+            user: ctx.user.as_ref().map(|u| NavUser {
+                name: u.name.clone(),
+                is_staff: u.is_staff(),
+                is_admin: u.role == crate::core::auth::Role::Admin,
+            }),
+            csrf: ctx.csrf.clone(),
+            notice: ctx.notice.clone(),
+        }
+    }
+
+    /// A page with no request behind it (error pages).
+    pub fn bare(title: impl Into<String>) -> Page {
+        Page { title: title.into(), network: network_name(), user: None, csrf: String::new(), notice: None }
+    }
+}
+
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Sorry, something went wrong.").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub page: Page,
+    pub message: String,
+}
+
+impl ErrorPage {
+    pub fn new(title: &str, message: &str) -> ErrorPage {
+        ErrorPage { page: Page::bare(title), message: message.to_string() }
+    }
+}
+
+/// Notices shown once after a redirect. The cookie carries only a code from this table.
+const NOTICES: &[(&str, &str)] = &[
+    ("profile-saved", "Your profile has been saved."),
+    ("consents-saved", "Your choices have been saved."),
+    ("password-saved", "Your password has been saved."),
+    ("signed-in", "You are signed in."),
+    ("signed-out", "You have signed out."),
+    ("group-saved", "The group has been saved."),
+    ("contact-added", "The contact has been added."),
+    ("member-saved", "The member's record has been saved."),
+    ("member-approved", "The member has been approved and told by email."),
+    ("member-erased", "The member's personal data has been erased."),
+    ("imported", "The import is complete."),
+    ("account-deleted", "Your account and personal data have been deleted."),
+];
+
+pub fn notice_text(code: &str) -> &'static str {
+    NOTICES.iter().find(|(c, _)| *c == code).map(|(_, t)| *t).unwrap_or("")
+}
+
+/// Redirect after a successful POST and show a notice on the next page.
+pub fn redirect_with_notice(state: &AppState, to: &str, code: &'static str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    response.headers_mut().append(header::SET_COOKIE, crate::core::context::set_cookie(state, "flash", code, Some(60)));
+    response
+}
+
+pub fn with_header(mut response: Response, name: header::HeaderName, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, v);
+    }
+    response
+}
+
+/// A plain page of a few paragraphs and an optional onward link.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub page: Page,
+    pub paragraphs: Vec<String>,
+    pub link: Option<(String, String)>,
+}
+
+pub fn message(ctx: &Ctx, title: &str, paragraphs: &[&str], link: Option<(&str, &str)>) -> Response {
+    render(&MessagePage {
+        page: Page::new(ctx, title),
+        paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),
+        link: link.map(|(h, l)| (h.to_string(), l.to_string())),
+    })
+}

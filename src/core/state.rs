@@ -1,0 +1,32 @@
+//! What every handler can reach: settings, database, mailer, keys, metrics.
+use std::{ops::Deref, sync::Arc};
+
+use tokio::sync::Notify;
+
+use crate::core::{config::Config, crypto::Keyring, db::Db, mail::Mailer, metrics::Metrics};
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub mailer: Mailer,
+    pub keys: Keyring,
+    pub metrics: Metrics,
+    /// Wakes this instance's job worker when something is queued here.
+    pub jobs_waiting: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

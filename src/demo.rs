@@ -1,0 +1,147 @@
+//! A realistic synthetic network for newcomers and benchmarks. Every name is made up from
+//! word lists; every email is at example.org, a domain reserved so no real person gets mail.
+use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+
+use crate::{
+    core::{db::Db, time::now},
+    features::members::{
+        domain::{EmailAddress, NewMember, Purpose, COMMUNITY_SUGGESTIONS, REGIONS},
+        store,
+    },
+};
+
+const FIRST: &[&str] = &[
+    "Aaliyah", "Abdi", "Ada", "Adebayo", "Aisha", "Alex", "Amara", "Amir", "Anwen", "Arjun", "Beth", "Bilal", "Bryony", "Callum",
+    "Carys", "Chidi", "Ciara", "Dafydd", "Deepa", "Eilidh", "Ellis", "Emeka", "Fatima", "Fern", "Finlay", "Gwen", "Hamza", "Harper",
+    "Imani", "Isla", "Jamal", "Jess", "Jude", "Kai", "Kemi", "Kiran", "Lachlan", "Leila", "Lowri", "Malik", "Maya", "Morgan", "Niamh",
+    "Nia", "Oisin", "Olu", "Priya", "Quinn", "Rafi", "Rhys", "Riley", "Rowan", "Sade", "Sam", "Sana", "Seren", "Tariq", "Tegan",
+    "Theo", "Uma", "Wren", "Yusuf", "Zainab", "Zeke",
+];
+const LAST: &[&str] = &[
+    "Achebe", "Ahmed", "Bailey", "Bhatt", "Brennan", "Campbell", "Chowdhury", "Clarke", "Davies", "Doyle", "Edwards", "Evans",
+    "Fraser", "Gallagher", "Grant", "Hughes", "Hussain", "Iqbal", "Jones", "Kaur", "Kelly", "Khan", "Lewis", "MacLeod", "Mensah",
+    "Morgan", "Murray", "Nwosu", "Okafor", "Owen", "Patel", "Price", "Quinn", "Rahman", "Reid", "Roberts", "Ross", "Shah", "Singh",
+    "Stewart", "Thomas", "Walsh", "Watson", "Williams", "Wright", "Young",
+];
+const PSEUDO_A: &[&str] = &["Quiet", "Bright", "Brave", "Gentle", "Wild", "Steady", "Little", "Silver", "Northern", "Hopeful"];
+const PSEUDO_B: &[&str] = &["Otter", "Heron", "Fox", "Willow", "Moth", "Harbour", "Lantern", "Kestrel", "River", "Bramble"];
+const EXTRA_COMMUNITIES: &[&str] = &[
+    "Hearing voices", "Survivors of the psychiatric system", "Black men's wellbeing", "Trans and non-binary people",
+    "People in recovery", "Students", "Farming communities", "Deaf community", "Faith communities", "Veterans",
+];
+const PLACES: [&[&str]; 12] = [
+    &["Tyneside", "Durham", "Teesside", "Sunderland"],
+    &["Manchester", "Liverpool", "Preston", "Cumbria"],
+    &["Leeds", "Sheffield", "Hull", "Bradford"],
+    &["Nottingham", "Leicester", "Derby", "Lincoln"],
+    &["Birmingham", "Coventry", "Wolverhampton", "Stoke"],
+    &["Norwich", "Cambridge", "Ipswich", "Luton"],
+    &["Hackney", "Lewisham", "Brixton", "Tottenham"],
+    &["Brighton", "Oxford", "Kent", "Reading"],
+    &["Bristol", "Plymouth", "Cornwall", "Exeter"],
+    &["Glasgow", "Edinburgh", "Dundee", "Highland"],
+    &["Cardiff", "Swansea", "Gwynedd", "Wrexham"],
+    &["Belfast", "Derry", "Newry", "Fermanagh"],
+];
+const GROUP_KINDS: &[&str] = &[
+    "Peer Support Circle", "Hearing Voices Group", "Walking Group", "Creative Collective", "Allotment Project", "Survivors' Forum",
+    "Young Minds Crew", "Sisters' Space", "Men's Shed", "Recovery Café", "Arts Collective", "Tea and Talk",
+];
+const GROUP_DOES: &[&str] = &[
+    "We meet every week to talk, listen and share what helps.",
+    "A small group that walks together on Saturdays. No pressure to talk.",
+    "We make art, zines and music about our own experiences.",
+    "We grow food together and share it with neighbours.",
+    "We campaign locally for services that listen to the people who use them.",
+    "A space run by and for people who have been through the system.",
+];
+
+/// Fill the database with `members` synthetic members and `groups` groups, in one transaction.
+pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(), sqlx::Error> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let t = now();
+    let six_years = 6 * 365 * 24 * 3600;
+    let mut tx = db.pool.begin().await?;
+    let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM members").fetch_one(&mut *tx).await?;
+    let mut member_regions: Vec<Option<usize>> = Vec::with_capacity(members);
+    for i in 0..members {
+        let pseudonym = rng.gen_bool(0.15);
+        let name = if pseudonym {
+            format!("{} {}", PSEUDO_A.choose(&mut rng).unwrap_or(&"Quiet"), PSEUDO_B.choose(&mut rng).unwrap_or(&"Otter"))
+        } else {
+            format!("{} {}", FIRST.choose(&mut rng).unwrap_or(&"Sam"), LAST.choose(&mut rng).unwrap_or(&"Jones"))
+        };
+        let email_local: String = name.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { '.' }).collect();
+        let email = EmailAddress::parse(&format!("{email_local}.{}@example.org", first_id as usize + i + 1))
+            .map_err(|e| sqlx::Error::Protocol(e.into()))?;
+        // London and the North West are bigger, Northern Ireland smaller: roughly like the real map.
+        let region_index = if rng.gen_bool(0.12) { None } else { Some(weighted_region(&mut rng)) };
+        member_regions.push(region_index);
+        let mut communities: Vec<String> = Vec::new();
+        for _ in 0..rng.gen_range(0..3) {
+            let c = if rng.gen_bool(0.7) { COMMUNITY_SUGGESTIONS.choose(&mut rng) } else { EXTRA_COMMUNITIES.choose(&mut rng) };
+            if let Some(c) = c {
+                if !communities.iter().any(|x| x == c) {
+                    communities.push(c.to_string());
+                }
+            }
+        }
+        let member = NewMember {
+            display_name: name,
+            email,
+            region: region_index.map(|r| REGIONS[r].to_string()),
+            communities,
+            consents: vec![
+                (Purpose::Bulletin, rng.gen_bool(0.8)),
+                (Purpose::Directory, rng.gen_bool(0.4)),
+                (Purpose::Research, rng.gen_bool(0.3)),
+            ],
+        };
+        let joined = t - rng.gen_range(0..six_years);
+        store::insert(&mut tx, &member, "active", "member", joined).await?;
+    }
+    for g in 0..groups {
+        let region = weighted_region(&mut rng);
+        let place = PLACES[region].choose(&mut rng).unwrap_or(&"Local");
+        let name = format!("{place} {} {}", GROUP_KINDS.choose(&mut rng).unwrap_or(&"Group"), g + 1);
+        let created = t - rng.gen_range(0..six_years);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO groups (name, description, region, lived_experience_led, visibility, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'public', $5, $5) RETURNING id",
+        )
+        .bind(&name)
+        .bind(GROUP_DOES.choose(&mut rng).unwrap_or(&""))
+        .bind(REGIONS[region])
+        .bind(rng.gen_bool(0.85) as i64)
+        .bind(created)
+        .fetch_one(&mut *tx)
+        .await?;
+        if members == 0 {
+            continue;
+        }
+        for _ in 0..rng.gen_range(1..=2) {
+            let contact = first_id + rng.gen_range(1..=members as i64);
+            sqlx::query("INSERT INTO group_contacts (group_id, member_id, added_at) VALUES ($1, $2, $3) ON CONFLICT (group_id, member_id) DO NOTHING")
+                .bind(id)
+                .bind(contact)
+                .bind(created)
+                .execute(&mut *tx)
+                .await?;
+            store::reindex(&mut tx, contact).await?;
+        }
+    }
+    tx.commit().await
+}
+
+fn weighted_region(rng: &mut StdRng) -> usize {
+    const WEIGHTS: [u32; 12] = [5, 12, 9, 8, 10, 9, 16, 13, 8, 8, 5, 3];
+    let total: u32 = WEIGHTS.iter().sum();
+    let mut pick = rng.gen_range(0..total);
+    for (i, w) in WEIGHTS.iter().enumerate() {
+        if pick < *w {
+            return i;
+        }
+        pick -= w;
+    }
+    0
+}

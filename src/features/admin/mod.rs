@@ -1,0 +1,50 @@
+//! Admin-only views: the audit log of staff actions on personal data.
+use askama::Template;
+use axum::{
+    extract::{Query, State},
+    response::Response,
+};
+use serde::Deserialize;
+
+use crate::{
+    core::{
+        access::{Access, Routes},
+        context::Ctx,
+        error::AppResult,
+        layout::{render, Page},
+        state::AppState,
+        time::rfc3339,
+    },
+    features::members::store::{audit_entries, AuditEntry},
+};
+
+pub fn routes() -> Routes {
+    Routes::default().get("/admin/audit", Access::Admin, audit_log)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AuditQuery {
+    page: i64,
+}
+
+#[derive(Template)]
+#[template(path = "staff/audit.html")]
+struct AuditPage {
+    page: Page,
+    entries: Vec<(AuditEntry, String)>,
+    current: i64,
+    more: bool,
+}
+
+async fn audit_log(State(state): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>) -> AppResult<Response> {
+    let current = q.page.max(1);
+    let mut entries = audit_entries(&state.db, None, 101, (current - 1) * 100).await?;
+    let more = entries.len() > 100;
+    entries.truncate(100);
+    let entries = entries.into_iter().map(|e| {
+        let at = rfc3339(e.at);
+        (e, at)
+    });
+    Ok(render(&AuditPage { page: Page::new(&ctx, "Audit log"), entries: entries.collect(), current, more }))
+}

@@ -1,0 +1,16 @@
+//! Groups: small user-led groups, each acting through one or more contact members.
+mod routes;
+pub mod domain;
+
+use crate::core::access::{Access, Routes};
+
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/groups", Access::Public, routes::list)
+        .get("/groups/new", Access::Member, routes::new_page)
+        .post("/groups/new", Access::Member, routes::create)
+        .get("/groups/{id}", Access::Public, routes::show)
+        .get("/groups/{id}/edit", Access::Member, routes::edit_page)
+        .post("/groups/{id}/edit", Access::Member, routes::edit)
+        .post("/groups/{id}/contacts", Access::Member, routes::add_contact)
+}

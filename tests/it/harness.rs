@@ -1,0 +1,303 @@
+//! Starts the real server on a free port with a fresh database (SQLite file or a new
+//! PostgreSQL database) and a real SMTP server that receives and parses every message.
+use std::{
+    net::TcpListener as StdListener,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use constellate::{
+    core::{config::{Config, SettingsArgs}, state::AppState},
+    features::members::{domain::{EmailAddress, NewMember, Purpose}, store},
+    server,
+};
+use mailin_embedded::{response, Handler, Response};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a scenario once on each database.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::harness::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::harness::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub to: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl Received {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default().parse(&self.raw).expect("a message that parses as RFC 5322")
+    }
+    pub fn text(&self) -> String {
+        self.parsed().body_text(0).map(|t| t.into_owned()).unwrap_or_default()
+    }
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_string()
+    }
+    /// The first link in the plain-text body that starts with `prefix`.
+    pub fn link(&self, prefix: &str) -> String {
+        let text = self.text();
+        let start = text.find(prefix).unwrap_or_else(|| panic!("no link starting {prefix} in:\n{text}"));
+        text[start..].split_whitespace().next().unwrap_or_default().to_string()
+    }
+}
+
+#[derive(Clone)]
+struct Sink {
+    inbox: Arc<Mutex<Vec<Received>>>,
+    rcpts: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Sink {
+    fn rcpt(&mut self, to: &str) -> Response {
+        // An address containing "nobody" is refused for good, as a real server refuses an unknown mailbox.
+        if to.contains("nobody") {
+            response::NO_MAILBOX
+        } else {
+            response::OK
+        }
+    }
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.rcpts = to.to_vec();
+        self.data.clear();
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        let message = Received { to: std::mem::take(&mut self.rcpts), raw: std::mem::take(&mut self.data) };
+        self.inbox.lock().unwrap().push(message);
+        response::OK
+    }
+}
+
+/// A real SMTP server on a free loopback port, in its own threads.
+pub struct SmtpServer {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let listener = StdListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let mut server = mailin_embedded::Server::new(Sink { inbox: inbox.clone(), rcpts: vec![], data: vec![] });
+        server.with_name("smtp.test").with_num_threads(16).with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer { port, inbox }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    pub fn to(&self, address: &str) -> Vec<Received> {
+        self.all().into_iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address))).collect()
+    }
+
+    /// Wait for the `n`th message (1-based) to `address`.
+    pub async fn wait_for(&self, address: &str, n: usize) -> Received {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self.to(address);
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            assert!(Instant::now() < deadline, "no message {n} to {address} within 15 s; have {}", found.len());
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub smtp: SmtpServer,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("CONSTELLATE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{:x}", std::process::id(), rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
+
+/// A fresh, empty PostgreSQL database; returns its URL.
+pub async fn fresh_postgres() -> String {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let name = unique("ct");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL must be running for the tests ({admin}): {e}. Run scripts/test, which starts it."));
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+    format!("{base}/{name}")
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut SettingsArgs)) -> TestApp {
+    let smtp = SmtpServer::start();
+    let data_dir = std::env::temp_dir().join(unique("constellate-it"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut settings = SettingsArgs {
+        data_dir: Some(data_dir.clone()),
+        bind: Some(addr),
+        base_url: Some(format!("http://{addr}")),
+        smtp_url: Some(format!("smtp://127.0.0.1:{}", smtp.port)),
+        mail_from: Some("Test Network <network@example.org>".into()),
+        job_poll_ms: Some(50),
+        database_url: match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres().await),
+        },
+        ..Default::default()
+    };
+    tweak(&mut settings);
+    let config = Config::load(&settings).unwrap();
+    let state = server::open_state(config).await.unwrap();
+    tokio::spawn(server::serve(state.clone(), listener, std::future::pending()));
+    TestApp { base: format!("http://{addr}"), client: client(), smtp, state, data_dir }
+}
+
+/// The value of the first hidden `_csrf` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).unwrap_or_else(|| panic!("no CSRF field in page:\n{html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+pub struct Page {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        self.get_with(&self.client, path).await
+    }
+
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Page {
+        let r = client.get(self.url(path)).send().await.unwrap();
+        to_page(r).await
+    }
+
+    /// Open `page` to get its CSRF token, then post `fields` to `action`, as a browser would.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        self.submit_with(&self.client, page, action, fields).await
+    }
+
+    pub async fn submit_with(&self, client: &reqwest::Client, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let html = self.get_with(client, page).await.body;
+        let token = csrf_in(&html);
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        let r = client.post(self.url(action)).form(&all).send().await.unwrap();
+        to_page(r).await
+    }
+
+    /// Follow a redirect chain from a response, as a browser would.
+    pub async fn follow(&self, mut page: Page) -> Page {
+        while let Some(to) = page.location.clone() {
+            page = self.get(&to).await;
+        }
+        page
+    }
+
+    /// Add a member straight into the database (for setting up a scenario).
+    pub async fn add_member(&self, name: &str, email: &str, role: &str) -> i64 {
+        let m = NewMember {
+            display_name: name.into(),
+            email: EmailAddress::parse(email).unwrap(),
+            region: Some("Wales".into()),
+            communities: vec!["Peer support".into()],
+            consents: vec![(Purpose::Bulletin, true), (Purpose::Directory, false), (Purpose::Research, false)],
+        };
+        let mut conn = self.state.db.pool.acquire().await.unwrap();
+        store::insert(&mut conn, &m, "active", role, 1_700_000_000).await.unwrap()
+    }
+
+    /// Sign in on this app's client through the emailed link, reading the link from the SMTP server.
+    pub async fn sign_in(&self, email: &str) {
+        self.sign_in_with(&self.client, email).await
+    }
+
+    pub async fn sign_in_with(&self, client: &reqwest::Client, email: &str) {
+        let before = self.smtp.to(email).len();
+        let r = self.submit_with(client, "/sign-in", "/sign-in", &[("email", email), ("return_to", "/me")]).await;
+        assert_eq!(r.status, 303, "sign-in request: {}", r.body);
+        let mail = self.smtp.wait_for(email, before + 1).await;
+        let link = mail.link(&format!("{}/sign-in/link/", self.base));
+        let r = self.submit_with(client, &link, &link, &[("return_to", "/me")]).await;
+        assert_eq!(r.status, 303, "using the sign-in link: {}", r.body);
+    }
+
+    pub async fn staff(&self, role: &str) -> reqwest::Client {
+        let email = format!("{}-{role}@example.org", unique("staff"));
+        self.add_member(&format!("Staff {role}"), &email, role).await;
+        let c = client();
+        self.sign_in_with(&c, &email).await;
+        c
+    }
+}
+
+async fn to_page(r: reqwest::Response) -> Page {
+    let status = r.status().as_u16();
+    let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+    let body = r.text().await.unwrap_or_default();
+    Page { status, body, location }
+}

@@ -1,0 +1,14 @@
+//! One integration-test binary (link time matters on a small machine), one file per area.
+//! Every scenario runs on SQLite and on PostgreSQL.
+mod harness;
+
+mod access;
+mod accounts;
+mod directory;
+mod groups;
+mod import;
+mod jobs;
+mod members;
+mod privacy;
+mod schema;
+mod site;

@@ -1,0 +1,21 @@
+//! The two migration trees must give the same tables and columns.
+use crate::harness::{spawn_app, Backend};
+
+async fn columns(backend: Backend) -> Vec<(String, String)> {
+    let app = spawn_app(backend).await;
+    let sql = match backend {
+        Backend::Sqlite => "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, 2",
+        Backend::Postgres => "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2",
+    };
+    sqlx::query_as(sql).fetch_all(&app.state.db.pool).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_and_postgres_migrations_give_the_same_tables_and_columns() {
+    let mut sqlite = columns(Backend::Sqlite).await;
+    let mut postgres = columns(Backend::Postgres).await;
+    sqlite.sort();
+    postgres.sort();
+    assert!(sqlite.len() > 50);
+    assert_eq!(sqlite, postgres);
+}
