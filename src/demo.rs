@@ -4,9 +4,12 @@ use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 
 use crate::{
     core::{db::Db, time::now},
-    features::members::{
-        domain::{EmailAddress, NewMember, Purpose, COMMUNITY_SUGGESTIONS, REGIONS},
-        store,
+    features::{
+        groups::{domain::ValidGroup, store as group_store},
+        members::{
+            domain::{EmailAddress, NewMember, Purpose, COMMUNITY_SUGGESTIONS, REGIONS},
+            store,
+        },
     },
 };
 
@@ -100,34 +103,23 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
         let joined = t - rng.gen_range(0..six_years);
         store::insert(&mut tx, &member, "active", "member", joined).await?;
     }
+    // A group acts through a contact member: with no members there can be no groups.
+    let groups = if members == 0 { 0 } else { groups };
     for g in 0..groups {
         let region = weighted_region(&mut rng);
         let place = PLACES[region].choose(&mut rng).unwrap_or(&"Local");
         let name = format!("{place} {} {}", GROUP_KINDS.choose(&mut rng).unwrap_or(&"Group"), g + 1);
         let created = t - rng.gen_range(0..six_years);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO groups (name, description, region, lived_experience_led, visibility, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'public', $5, $5) RETURNING id",
-        )
-        .bind(&name)
-        .bind(GROUP_DOES.choose(&mut rng).unwrap_or(&""))
-        .bind(REGIONS[region])
-        .bind(rng.gen_bool(0.85) as i64)
-        .bind(created)
-        .fetch_one(&mut *tx)
-        .await?;
-        if members == 0 {
-            continue;
-        }
-        for _ in 0..rng.gen_range(1..=2) {
-            let contact = first_id + rng.gen_range(1..=members as i64);
-            sqlx::query("INSERT INTO group_contacts (group_id, member_id, added_at) VALUES ($1, $2, $3) ON CONFLICT (group_id, member_id) DO NOTHING")
-                .bind(id)
-                .bind(contact)
-                .bind(created)
-                .execute(&mut *tx)
-                .await?;
-            store::reindex(&mut tx, contact).await?;
+        let group = ValidGroup {
+            name,
+            description: GROUP_DOES.choose(&mut rng).unwrap_or(&"").to_string(),
+            region: Some(REGIONS[region].to_string()),
+            lived_experience_led: rng.gen_bool(0.85),
+            visibility: "public",
+        };
+        let id = group_store::insert(&mut tx, &group, first_id + rng.gen_range(1..=members as i64), created).await?;
+        if rng.gen_bool(0.4) {
+            group_store::add_contact(&mut tx, id, first_id + rng.gen_range(1..=members as i64), created).await?;
         }
     }
     tx.commit().await

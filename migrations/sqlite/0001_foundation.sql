@@ -20,6 +20,7 @@ CREATE TABLE members (
 CREATE INDEX members_status_joined ON members (status, joined_at);
 CREATE INDEX members_region ON members (region);
 CREATE INDEX members_name ON members (display_name);
+-- Prefix search compares terms by byte (COLLATE "C" on PostgreSQL, BINARY on SQLite).
 CREATE TABLE member_search_terms (
     term TEXT NOT NULL,
     member_id BIGINT NOT NULL REFERENCES members (id) ON DELETE CASCADE,

@@ -103,8 +103,8 @@ impl Routes {
         self
     }
 
-    /// A POST route that accepts a larger body than ordinary forms (file uploads).
-    pub fn post_upload<H, T>(self, path: &'static str, access: Access, limit: usize, handler: H) -> Self
+    /// A POST route that accepts a larger body than ordinary forms (imports).
+    pub fn post_with_limit<H, T>(self, path: &'static str, access: Access, limit: usize, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,

@@ -108,7 +108,10 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     if had_flash && !response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"flash=")) {
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "flash", "", Some(0)));
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Pages can hold personal data: no caching, unless the route said otherwise (static files).
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     state.metrics.record_status(response.status().as_u16());
     response
 }

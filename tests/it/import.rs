@@ -7,6 +7,7 @@ crate::on_both_databases!(
     a_windows_spreadsheet_imports_whole_with_duplicates_reported_not_doubled,
     groups_import_links_contacts_by_email,
     export_is_csv_that_excel_opens,
+    a_large_file_checks_and_commits_in_one_transaction,
 );
 
 async fn upload(app: &TestApp, staff: &reqwest::Client, kind: &str, bytes: Vec<u8>) -> (u16, String) {
@@ -116,4 +117,22 @@ async fn export_is_csv_that_excel_opens(backend: Backend) {
     assert!(text.contains("\r\n"));
     assert!(text.contains("'=cmd"), "formula defused");
     assert_eq!(text.trim_end().split("\r\n").count(), 3, "header and two members");
+}
+
+async fn a_large_file_checks_and_commits_in_one_transaction(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff("staff").await;
+    let mut csv = String::from("name,email,region,communities,bulletin,directory,research\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("Person Number {i},person.{i}@example.net,North West,\"Carers, Peer support, Young people\",yes,no,yes\n"));
+    }
+    assert!(csv.len() > 256 * 1024, "bigger than an ordinary form");
+    let (status, report) = upload(&app, &staff, "members", csv.into_bytes()).await;
+    assert_eq!(status, 200);
+    assert!(report.contains("<strong>3000</strong> members to add"));
+    let content = content_of(&report);
+    let before = members_count(&app).await;
+    let r = app.submit_with(&staff, "/staff/import", "/staff/import/commit", &[("kind", "members"), ("content", content.as_str())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(members_count(&app).await, before + 3000);
 }

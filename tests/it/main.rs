@@ -4,6 +4,7 @@ mod harness;
 
 mod access;
 mod accounts;
+mod cli;
 mod directory;
 mod groups;
 mod import;

@@ -32,13 +32,22 @@ async fn unknown_pages_get_a_helpful_404(backend: Backend) {
 }
 
 async fn oversized_bodies_are_refused_early_with_a_friendly_page(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app(backend).await;
-    let html = app.get("/join/individual").await.body;
-    let token = crate::harness::csrf_in(&html);
-    let huge = "x".repeat(2 * 1024 * 1024);
-    let r = app.client.post(app.url("/join/individual")).form(&[("_csrf", token.as_str()), ("display_name", huge.as_str())]).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 413);
-    assert!(r.text().await.unwrap().contains("That file is too large"));
+    // Only the headers are sent: the answer must come before any of the 2 MB body.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /join/individual HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        2 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut response)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("That file is too large"));
 }
 
 async fn pages_make_no_third_party_requests(backend: Backend) {

@@ -1,6 +1,7 @@
 //! Groups: small user-led groups, each acting through one or more contact members.
-mod routes;
 pub mod domain;
+mod routes;
+pub mod store;
 
 use crate::core::access::{Access, Routes};
 

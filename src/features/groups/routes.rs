@@ -6,7 +6,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::domain::GroupInput;
+use super::{domain::GroupInput, store};
 use crate::{
     core::{
         context::Ctx,
@@ -134,27 +134,8 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, form: FormData) -> 
         Ok(g) => g,
         Err(errors) => return Ok(form_page(&ctx, "Register a group", "/groups/new".into(), input, errors)),
     };
-    let t = now();
     let mut tx = state.db.pool.begin().await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO groups (name, description, region, lived_experience_led, visibility, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-    )
-    .bind(&group.name)
-    .bind(&group.description)
-    .bind(&group.region)
-    .bind(group.lived_experience_led as i64)
-    .bind(group.visibility)
-    .bind(t)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query("INSERT INTO group_contacts (group_id, member_id, added_at) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(user.id)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
-    members::reindex(&mut tx, user.id).await?;
+    let id = store::insert(&mut tx, &group, user.id, now()).await?;
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/groups/{id}"), "group-saved"))
 }
@@ -255,16 +236,7 @@ pub async fn add_contact(State(state): State<AppState>, ctx: Ctx, Path(id): Path
         errors.add("contact_email", "No active member has that email address. Ask them to join first.");
         return show_page(&state, &ctx, id, errors, typed).await;
     };
-    let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO group_contacts (group_id, member_id, added_at) VALUES ($1, $2, $3) ON CONFLICT (group_id, member_id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(member.id)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
-    members::reindex(&mut tx, member.id).await?;
-    tx.commit().await?;
+    let mut conn = state.db.pool.acquire().await?;
+    store::add_contact(&mut conn, id, member.id, now()).await?;
     Ok(redirect_with_notice(&state, &format!("/groups/{id}"), "contact-added"))
 }

@@ -22,6 +22,7 @@ use crate::core::{
     state::AppState,
     time::now,
 };
+use crate::features::groups::domain::ValidGroup;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportKind {
@@ -99,10 +100,7 @@ pub struct Problem {
 
 #[derive(Clone, Debug)]
 pub struct NewGroup {
-    pub name: String,
-    pub description: String,
-    pub region: Option<String>,
-    pub lived_experience_led: bool,
+    pub group: ValidGroup,
     pub contact_email: String,
 }
 
@@ -222,7 +220,8 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
                     plan.duplicates.push(Problem { row, field: "name".into(), message: format!("A group called '{name}' already exists; this row will be skipped") });
                     continue;
                 }
-                plan.groups.push(NewGroup { name, description, region, lived_experience_led: led, contact_email: contact.as_str().to_string() });
+                let group = ValidGroup { name, description, region, lived_experience_led: led, visibility: "public" };
+                plan.groups.push(NewGroup { group, contact_email: contact.as_str().to_string() });
             }
         }
     }
@@ -247,23 +246,7 @@ pub async fn apply(state: &AppState, plan: &Plan) -> AppResult<usize> {
     }
     for g in &plan.groups {
         let contact: i64 = sqlx::query_scalar("SELECT id FROM members WHERE email = $1").bind(&g.contact_email).fetch_one(&mut *tx).await?;
-        let group_id: i64 = sqlx::query_scalar(
-            "INSERT INTO groups (name, description, region, lived_experience_led, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-        )
-        .bind(&g.name)
-        .bind(&g.description)
-        .bind(&g.region)
-        .bind(g.lived_experience_led as i64)
-        .bind(t)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO group_contacts (group_id, member_id, added_at) VALUES ($1, $2, $3)")
-            .bind(group_id)
-            .bind(contact)
-            .bind(t)
-            .execute(&mut *tx)
-            .await?;
-        store::reindex(&mut tx, contact).await?;
+        crate::features::groups::store::insert(&mut tx, &g.group, contact, t).await?;
     }
     tx.commit().await?;
     Ok(plan.members.len() + plan.groups.len())

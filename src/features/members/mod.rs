@@ -35,6 +35,6 @@ pub fn routes() -> Routes {
         .post("/staff/members/{id}/erase", Access::Staff, directory::erase)
         .post("/staff/members/{id}/role", Access::Admin, directory::change_role)
         .get("/staff/import", Access::Staff, import::import_page)
-        .post_upload("/staff/import", Access::Staff, IMPORT_LIMIT, import::dry_run)
-        .post("/staff/import/commit", Access::Staff, import::commit)
+        .post_with_limit("/staff/import", Access::Staff, IMPORT_LIMIT, import::dry_run)
+        .post_with_limit("/staff/import/commit", Access::Staff, IMPORT_LIMIT, import::commit)
 }
