@@ -66,7 +66,7 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
     let six_years = 6 * 365 * 24 * 3600;
     let mut tx = db.pool.begin().await?;
     let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM members").fetch_one(&mut *tx).await?;
-    let mut member_regions: Vec<Option<usize>> = Vec::with_capacity(members);
+    let mut people = Vec::with_capacity(members);
     for i in 0..members {
         let pseudonym = rng.gen_bool(0.15);
         let name = if pseudonym {
@@ -79,7 +79,6 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
             .map_err(|e| sqlx::Error::Protocol(e.into()))?;
         // London and the North West are bigger, Northern Ireland smaller: roughly like the real map.
         let region_index = if rng.gen_bool(0.12) { None } else { Some(weighted_region(&mut rng)) };
-        member_regions.push(region_index);
         let mut communities: Vec<String> = Vec::new();
         for _ in 0..rng.gen_range(0..3) {
             let c = if rng.gen_bool(0.7) { COMMUNITY_SUGGESTIONS.choose(&mut rng) } else { EXTRA_COMMUNITIES.choose(&mut rng) };
@@ -100,9 +99,10 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
                 (Purpose::Research, rng.gen_bool(0.3)),
             ],
         };
-        let joined = t - rng.gen_range(0..six_years);
-        store::insert(&mut tx, &member, "active", "member", joined).await?;
+        people.push((member, t - rng.gen_range(0..six_years)));
     }
+    let batch: Vec<_> = people.iter().map(|(m, joined)| (m, *joined)).collect();
+    store::insert_many(&mut tx, &batch, "active", "member").await?;
     // A group acts through a contact member: with no members there can be no groups.
     let groups = if members == 0 { 0 } else { groups };
     for g in 0..groups {
@@ -122,7 +122,10 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
             group_store::add_contact(&mut tx, id, first_id + rng.gen_range(1..=members as i64), created).await?;
         }
     }
-    tx.commit().await
+    tx.commit().await?;
+    // Fresh statistics, so the query planner knows the tables are no longer empty.
+    sqlx::query("ANALYZE").execute(&db.pool).await?;
+    Ok(())
 }
 
 fn weighted_region(rng: &mut StdRng) -> usize {

@@ -8,6 +8,7 @@ use tokio::{net::TcpListener, sync::Notify};
 use crate::{
     core::{
         access::{Routes, Rule},
+        cache::Cached,
         config::Config,
         context::{self, FORM_LIMIT},
         crypto::Keyring,
@@ -59,7 +60,15 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     let db = Db::open(&config).await?;
     let keys = Keyring::load(config.encryption_key.as_deref(), &config.data_dir)?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), config.outbox_dir(), &config.mail_from).map_err(StartError::Mail)?;
-    Ok(AppState::new(Inner { config, db, mailer, keys, metrics: Metrics::default(), jobs_waiting: Arc::new(Notify::new()) }))
+    Ok(AppState::new(Inner {
+        config,
+        db,
+        mailer,
+        keys,
+        metrics: Metrics::default(),
+        jobs_waiting: Arc::new(Notify::new()),
+        home_counts: Cached::new(Duration::from_secs(30)),
+    }))
 }
 
 pub fn spawn_worker(state: &AppState) {

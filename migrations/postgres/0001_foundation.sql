@@ -18,15 +18,18 @@ CREATE TABLE members (
     erased_at BIGINT
 );
 CREATE INDEX members_status_joined ON members (status, joined_at);
-CREATE INDEX members_region ON members (region);
-CREATE INDEX members_name ON members (display_name);
+-- The staff directory sorts by name or join date, optionally within a region.
+CREATE INDEX members_name ON members (display_name, id);
+CREATE INDEX members_joined ON members (joined_at, id);
+CREATE INDEX members_region_name ON members (region, display_name, id);
+CREATE INDEX members_region_joined ON members (region, joined_at, id);
 -- Prefix search compares terms by byte (COLLATE "C" on PostgreSQL, BINARY on SQLite).
 CREATE TABLE member_search_terms (
     term TEXT COLLATE "C" NOT NULL,
     member_id BIGINT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
     PRIMARY KEY (term, member_id)
 );
-CREATE INDEX member_search_terms_member ON member_search_terms (member_id);
+CREATE INDEX member_search_terms_member ON member_search_terms (member_id, term);
 CREATE TABLE consents (
     id BIGSERIAL PRIMARY KEY,
     member_id BIGINT NOT NULL REFERENCES members (id) ON DELETE CASCADE,

@@ -2,6 +2,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod crypto;

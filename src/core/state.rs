@@ -3,7 +3,7 @@ use std::{ops::Deref, sync::Arc};
 
 use tokio::sync::Notify;
 
-use crate::core::{config::Config, crypto::Keyring, db::Db, mail::Mailer, metrics::Metrics};
+use crate::core::{cache::Cached, config::Config, crypto::Keyring, db::Db, mail::Mailer, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -16,6 +16,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Wakes this instance's job worker when something is queued here.
     pub jobs_waiting: Arc<Notify>,
+    /// Members, groups and regions reached, for the home page.
+    pub home_counts: Cached<(i64, i64, i64)>,
 }
 
 impl AppState {

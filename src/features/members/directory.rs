@@ -63,21 +63,52 @@ pub struct DirectoryRow {
     pub joined: String,
 }
 
+/// Counting stops here: past it the page says "more than" instead of scanning every member.
+pub const COUNT_CAP: i64 = 200;
+/// A search word matching at most this many terms is "rare": its matches are fetched and
+/// sorted. A commoner word is checked per member while walking the name (or date) index.
+const RARE_WORD: i64 = 2000;
+
+pub struct SearchResult {
+    pub rows: Vec<DirectoryRow>,
+    /// Matches, counted up to [`COUNT_CAP`] + 1.
+    pub counted: i64,
+    pub has_next: bool,
+}
+
 /// Search by word prefixes (name, email, region, community, group), filter and sort.
-/// Each query word narrows the result; words are matched through an index, so the cost
-/// follows the number of matches, not the number of members.
-pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<(Vec<DirectoryRow>, i64), sqlx::Error> {
+///
+/// The cost stays small at 100,000 members whatever is typed: rare words pick the candidates
+/// through the term index (intersected when there are several) and only those are sorted;
+/// common words are checked per member while walking the name (or date) index until a page is
+/// full. Counts stop at [`COUNT_CAP`].
+pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sqlx::Error> {
     let words: Vec<String> = super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6).collect();
     let mut clauses = vec!["status <> 'erased'".to_string()];
     let mut binds: Vec<String> = Vec::new();
+    let mut rare = Vec::new();
     for w in &words {
+        let matches: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM member_search_terms WHERE term >= $1 AND term < $2 LIMIT {}) c",
+            RARE_WORD + 1
+        ))
+        .bind(w.clone())
+        .bind(format!("{w}\u{10FFFF}"))
+        .fetch_one(&db.pool)
+        .await?;
         binds.push(w.clone());
         binds.push(format!("{w}\u{10FFFF}"));
-        clauses.push(format!(
-            "id IN (SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${})",
-            binds.len() - 1,
-            binds.len()
-        ));
+        let (lo, hi) = (binds.len() - 1, binds.len());
+        if matches <= RARE_WORD {
+            rare.push(format!("SELECT member_id FROM member_search_terms WHERE term >= ${lo} AND term < ${hi}"));
+        } else {
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM member_search_terms t WHERE t.member_id = members.id AND t.term >= ${lo} AND t.term < ${hi})"
+            ));
+        }
+    }
+    if !rare.is_empty() {
+        clauses.push(format!("id IN ({})", rare.join(" INTERSECT ")));
     }
     if let Some(region) = REGIONS.iter().find(|r| **r == query.region) {
         binds.push(region.to_string());
@@ -93,23 +124,24 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<(Vec<DirectoryRow
         _ => "display_name, id",
     };
     let filter = clauses.join(" AND ");
-    let count_sql = format!("SELECT COUNT(*) FROM members WHERE {filter}");
+    let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM members WHERE {filter} LIMIT {}) capped", COUNT_CAP + 1);
     let mut count = sqlx::query_scalar::<Any, i64>(&count_sql);
     for b in &binds {
         count = count.bind(b.clone());
     }
-    let total = count.fetch_one(&db.pool).await?;
+    let counted = count.fetch_one(&db.pool).await?;
     let page = query.page.max(1);
     let list_sql = format!(
         "SELECT id, display_name, email, region, communities, status, joined_at FROM members WHERE {filter} \
-         ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {}",
+         ORDER BY {order} LIMIT {} OFFSET {}",
+        PAGE_SIZE + 1,
         (page - 1) * PAGE_SIZE
     );
     let mut list = sqlx::query_as::<Any, (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64)>(&list_sql);
     for b in &binds {
         list = list.bind(b.clone());
     }
-    let rows = list
+    let mut rows: Vec<DirectoryRow> = list
         .fetch_all(&db.pool)
         .await?
         .into_iter()
@@ -123,7 +155,9 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<(Vec<DirectoryRow
             joined: human_date(joined),
         })
         .collect();
-    Ok((rows, total))
+    let has_next = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    Ok(SearchResult { rows, counted, has_next })
 }
 
 #[derive(Template)]
@@ -131,23 +165,25 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<(Vec<DirectoryRow
 struct DirectoryPage {
     page: Page,
     query: DirectoryQuery,
-    rows: Vec<DirectoryRow>,
-    total: i64,
+    result: SearchResult,
+    found: String,
     current: i64,
-    last: i64,
     regions: [&'static str; 12],
 }
 
 pub async fn directory(State(state): State<AppState>, ctx: Ctx, Query(query): Query<DirectoryQuery>) -> AppResult<Response> {
-    let (rows, total) = search(&state.db, &query).await?;
-    let last = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let result = search(&state.db, &query).await?;
+    let found = match result.counted {
+        1 => "1 member found".to_string(),
+        n if n > COUNT_CAP => format!("More than {COUNT_CAP} members found: add a word or a filter to narrow the list"),
+        n => format!("{n} members found"),
+    };
     Ok(render(&DirectoryPage {
         page: Page::new(&ctx, "Members directory"),
-        current: query.page.clamp(1, last),
+        current: query.page.max(1),
         query,
-        rows,
-        total,
-        last,
+        result,
+        found,
         regions: REGIONS,
     }))
 }

@@ -241,9 +241,8 @@ async fn existing_keys(state: &AppState, kind: ImportKind) -> AppResult<HashSet<
 pub async fn apply(state: &AppState, plan: &Plan) -> AppResult<usize> {
     let mut tx = state.db.pool.begin().await?;
     let t = now();
-    for m in &plan.members {
-        store::insert(&mut tx, m, "active", "member", t).await?;
-    }
+    let members: Vec<_> = plan.members.iter().map(|m| (m, t)).collect();
+    store::insert_many(&mut tx, &members, "active", "member").await?;
     for g in &plan.groups {
         let contact: i64 = sqlx::query_scalar("SELECT id FROM members WHERE email = $1").bind(&g.contact_email).fetch_one(&mut *tx).await?;
         crate::features::groups::store::insert(&mut tx, &g.group, contact, t).await?;

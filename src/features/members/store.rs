@@ -66,28 +66,78 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Member>, sqlx:
 
 /// Insert a member with their consents and search terms; returns the new id.
 pub async fn insert(conn: &mut AnyConnection, m: &NewMember, status: &str, role: &str, joined_at: i64) -> Result<i64, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO members (display_name, email, region, communities, visibility, status, role, joined_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'members', $5, $6, $7, $7) RETURNING id",
-    )
-    .bind(&m.display_name)
-    .bind(m.email.as_str())
-    .bind(&m.region)
-    .bind(join_communities(&m.communities))
-    .bind(status)
-    .bind(role)
-    .bind(joined_at)
-    .fetch_one(&mut *conn)
-    .await?;
-    for (purpose, granted) in &m.consents {
-        record_consent(&mut *conn, id, *purpose, *granted, joined_at).await?;
+    let ids = insert_many(conn, &[(m, joined_at)], status, role).await?;
+    Ok(ids[0])
+}
+
+/// Insert members (each with its join time), their consents and search terms; returns the ids
+/// in order. Consents and terms go in multi-row statements, so thousands take well under a second.
+pub async fn insert_many(conn: &mut AnyConnection, members: &[(&NewMember, i64)], status: &str, role: &str) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(members.len());
+    let mut consents: Vec<Vec<Value>> = Vec::new();
+    let mut terms: Vec<Vec<Value>> = Vec::new();
+    for (m, joined_at) in members {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO members (display_name, email, region, communities, visibility, status, role, joined_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'members', $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&m.display_name)
+        .bind(m.email.as_str())
+        .bind(&m.region)
+        .bind(join_communities(&m.communities))
+        .bind(status)
+        .bind(role)
+        .bind(*joined_at)
+        .fetch_one(&mut *conn)
+        .await?;
+        ids.push(id);
+        for (purpose, granted) in &m.consents {
+            consents.push(vec![
+                Value::Int(id),
+                Value::Text(purpose.key().into()),
+                Value::Int(*granted as i64),
+                Value::Text(CONSENT_WORDING_VERSION.into()),
+                Value::Int(*joined_at),
+            ]);
+        }
+        // A new member has no groups yet, so their terms come from what they gave us.
+        let mut parts = vec![m.display_name.as_str(), m.email.as_str()];
+        parts.extend(m.region.as_deref());
+        parts.extend(m.communities.iter().map(String::as_str));
+        terms.extend(search_terms(&parts).into_iter().map(|t| vec![Value::Text(t), Value::Int(id)]));
     }
-    // A new member has no groups yet, so their terms come from what they gave us.
-    let mut parts = vec![m.display_name.as_str(), m.email.as_str()];
-    parts.extend(m.region.as_deref());
-    parts.extend(m.communities.iter().map(String::as_str));
-    insert_terms(conn, id, &search_terms(&parts)).await?;
-    Ok(id)
+    insert_rows(conn, "consents (member_id, purpose, granted, wording_version, recorded_at)", consents).await?;
+    insert_rows(conn, "member_search_terms (term, member_id)", terms).await?;
+    Ok(ids)
+}
+
+/// A value for a multi-row insert.
+pub enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// `INSERT INTO <target> VALUES (…), (…)` in chunks that stay under every driver's bind limit.
+async fn insert_rows(conn: &mut AnyConnection, target: &str, rows: Vec<Vec<Value>>) -> Result<(), sqlx::Error> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
+    let per_statement = (8000 / width).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", ")))
+            .collect();
+        let sql = format!("INSERT INTO {target} VALUES {}", tuples.join(", "));
+        let mut q = sqlx::query::<Any>(&sql);
+        for value in chunk.into_iter().flatten() {
+            q = match value {
+                Value::Int(i) => q.bind(i),
+                Value::Text(t) => q.bind(t),
+            };
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 pub async fn record_consent(conn: &mut AnyConnection, member_id: i64, purpose: Purpose, granted: bool, at: i64) -> Result<(), sqlx::Error> {
@@ -154,21 +204,8 @@ pub async fn reindex(conn: &mut AnyConnection, member_id: i64) -> Result<(), sql
 }
 
 async fn insert_terms(conn: &mut AnyConnection, member_id: i64, terms: &[String]) -> Result<(), sqlx::Error> {
-    if terms.is_empty() {
-        return Ok(());
-    }
-    let placeholders: Vec<String> = (0..terms.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-    let sql = format!("INSERT INTO member_search_terms (term, member_id) VALUES {}", placeholders.join(", "));
-    let mut q = sqlx::query::<Any>(&sql);
-    for t in terms {
-        q = q.bind(t.clone()).bind(member_id);
-    }
-    q.execute(conn).await?;
-    Ok(())
-}
-
-pub async fn count_active(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE status = 'active'").fetch_one(&db.pool).await
+    let rows = terms.iter().map(|t| vec![Value::Text(t.clone()), Value::Int(member_id)]).collect();
+    insert_rows(conn, "member_search_terms (term, member_id)", rows).await
 }
 
 /// Remove a person's personal data everywhere it lives; keep an anonymous row so counts

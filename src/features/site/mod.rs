@@ -33,14 +33,21 @@ struct Home {
     regions: i64,
 }
 
-/// The counts on the home page are cheap aggregate queries over indexed columns.
+/// The home page's counts are aggregate figures: kept for 30 seconds rather than counted per visit.
 async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
-    let (members, groups, regions): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM members WHERE status = 'active'), (SELECT COUNT(*) FROM groups WHERE status = 'active'), \
-         (SELECT COUNT(DISTINCT region) FROM members WHERE status = 'active' AND region IS NOT NULL)",
-    )
-    .fetch_one(&state.db.pool)
-    .await?;
+    let (members, groups, regions) = match state.home_counts.get() {
+        Some(counts) => counts,
+        None => {
+            let counts: (i64, i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM members WHERE status = 'active'), (SELECT COUNT(*) FROM groups WHERE status = 'active'), \
+                 (SELECT COUNT(DISTINCT region) FROM members WHERE status = 'active' AND region IS NOT NULL)",
+            )
+            .fetch_one(&state.db.pool)
+            .await?;
+            state.home_counts.put(counts);
+            counts
+        }
+    };
     Ok(render(&Home { page: Page::new(&ctx, "Welcome"), members, groups, regions }))
 }
 
