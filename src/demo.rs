@@ -3,7 +3,10 @@
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 
 use crate::{
-    core::{db::Db, time::now},
+    core::{
+        db::{Db, Dialect},
+        time::now,
+    },
     features::{
         groups::{domain::ValidGroup, store as group_store},
         members::{
@@ -123,8 +126,13 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
         }
     }
     tx.commit().await?;
-    // Fresh statistics, so the query planner knows the tables are no longer empty.
-    sqlx::query("ANALYZE").execute(&db.pool).await?;
+    // Fresh statistics, so the query planner knows the tables are no longer empty (and on
+    // PostgreSQL a visibility map, so index-only scans work straight after a bulk load).
+    let analyze = match db.dialect {
+        Dialect::Sqlite => "ANALYZE",
+        Dialect::Postgres => "VACUUM ANALYZE",
+    };
+    sqlx::query(analyze).execute(&db.pool).await?;
     Ok(())
 }
 

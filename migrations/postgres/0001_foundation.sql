@@ -23,13 +23,17 @@ CREATE INDEX members_name ON members (display_name, id);
 CREATE INDEX members_joined ON members (joined_at, id);
 CREATE INDEX members_region_name ON members (region, display_name, id);
 CREATE INDEX members_region_joined ON members (region, joined_at, id);
--- Prefix search compares terms by byte (COLLATE "C" on PostgreSQL, BINARY on SQLite).
+-- Words members are found by in the staff directory. Prefix search compares terms by byte
+-- (COLLATE "C" on PostgreSQL, BINARY on SQLite); sort_name is a copy of members.display_name.
 CREATE TABLE member_search_terms (
     term TEXT COLLATE "C" NOT NULL,
     member_id BIGINT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    sort_name TEXT NOT NULL,
     PRIMARY KEY (term, member_id)
 );
 CREATE INDEX member_search_terms_member ON member_search_terms (member_id, term);
+-- Carries the member's name so a search for a word can be read and sorted from this index alone.
+CREATE INDEX member_search_terms_sorted ON member_search_terms (term, sort_name, member_id);
 CREATE TABLE consents (
     id BIGSERIAL PRIMARY KEY,
     member_id BIGINT NOT NULL REFERENCES members (id) ON DELETE CASCADE,

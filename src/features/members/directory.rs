@@ -78,71 +78,142 @@ pub struct SearchResult {
 
 /// Search by word prefixes (name, email, region, community, group), filter and sort.
 ///
-/// The cost stays small at 100,000 members whatever is typed: rare words pick the candidates
-/// through the term index (intersected when there are several) and only those are sorted;
-/// common words are checked per member while walking the name (or date) index until a page is
+/// The cost stays small at 100,000 members whatever is typed. A page sorted by name for a rare
+/// word is read from the search-term index alone (which carries each member's name). Otherwise
+/// rare words pick the candidates through the term index and only those are sorted, while
+/// common words are checked per member as the name (or date) index is walked until a page is
 /// full. Counts stop at [`COUNT_CAP`].
 pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sqlx::Error> {
-    let words: Vec<String> = super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6).collect();
-    let mut clauses = vec!["status <> 'erased'".to_string()];
-    let mut binds: Vec<String> = Vec::new();
-    let mut rare = Vec::new();
-    for w in &words {
+    let mut words: Vec<(String, i64)> = Vec::new();
+    for w in super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6) {
         let matches: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM member_search_terms WHERE term >= $1 AND term < $2 LIMIT {}) c",
             RARE_WORD + 1
         ))
         .bind(w.clone())
-        .bind(format!("{w}\u{10FFFF}"))
+        .bind(upper_bound(&w))
         .fetch_one(&db.pool)
         .await?;
-        binds.push(w.clone());
-        binds.push(format!("{w}\u{10FFFF}"));
-        let (lo, hi) = (binds.len() - 1, binds.len());
-        if matches <= RARE_WORD {
-            rare.push(format!("SELECT member_id FROM member_search_terms WHERE term >= ${lo} AND term < ${hi}"));
+        words.push((w, matches));
+    }
+    let region = REGIONS.iter().find(|r| **r == query.region);
+    let status = ["active", "pending", "unconfirmed"].into_iter().find(|s| *s == query.status);
+    let page = query.page.max(1);
+    let rarest = (0..words.len()).min_by_key(|i| words[*i].1).filter(|i| words[*i].1 <= RARE_WORD);
+    let by_name = !matches!(query.sort.as_str(), "newest" | "oldest");
+    match rarest {
+        Some(driver) if by_name && region.is_none() && status.is_none() => search_term_index(db, &words, driver, page).await,
+        _ => search_members(db, &words, region.copied(), status, &query.sort, page).await,
+    }
+}
+
+/// The exclusive upper end of the terms that start with `word`.
+fn upper_bound(word: &str) -> String {
+    format!("{word}\u{10FFFF}")
+}
+
+fn word_probe(binds: &mut Vec<String>, word: &str, member: &str) -> String {
+    binds.push(word.to_string());
+    binds.push(upper_bound(word));
+    format!(
+        "EXISTS (SELECT 1 FROM member_search_terms o WHERE o.member_id = {member} AND o.term >= ${} AND o.term < ${})",
+        binds.len() - 1,
+        binds.len()
+    )
+}
+
+async fn search_term_index(db: &Db, words: &[(String, i64)], driver: usize, page: i64) -> Result<SearchResult, sqlx::Error> {
+    let mut binds = vec![words[driver].0.clone(), upper_bound(&words[driver].0)];
+    let mut filter = "t.term >= $1 AND t.term < $2".to_string();
+    for (_, (w, _)) in words.iter().enumerate().filter(|(i, _)| *i != driver) {
+        filter.push_str(" AND ");
+        filter.push_str(&word_probe(&mut binds, w, "t.member_id"));
+    }
+    let counted = count(db, &format!("SELECT DISTINCT t.member_id FROM member_search_terms t WHERE {filter}"), &binds).await?;
+    let page_sql = format!(
+        "SELECT DISTINCT t.sort_name, t.member_id FROM member_search_terms t WHERE {filter} \
+         ORDER BY t.sort_name, t.member_id LIMIT {} OFFSET {}",
+        PAGE_SIZE + 1,
+        (page - 1) * PAGE_SIZE
+    );
+    let mut q = sqlx::query_as::<Any, (String, i64)>(&page_sql);
+    for b in &binds {
+        q = q.bind(b.clone());
+    }
+    let ids: Vec<String> = q.fetch_all(&db.pool).await?.into_iter().map(|(_, id)| id.to_string()).collect();
+    if ids.is_empty() {
+        return Ok(SearchResult { rows: vec![], counted, has_next: false });
+    }
+    // The ids come from the database, never from the request: safe to inline.
+    let rows_sql = format!("SELECT {ROW_COLUMNS} FROM members WHERE id IN ({}) ORDER BY display_name, id", ids.join(", "));
+    page_of(fetch_rows(db, &rows_sql, &[]).await?, counted)
+}
+
+async fn search_members(
+    db: &Db,
+    words: &[(String, i64)],
+    region: Option<&str>,
+    status: Option<&str>,
+    sort: &str,
+    page: i64,
+) -> Result<SearchResult, sqlx::Error> {
+    let mut clauses = vec!["status <> 'erased'".to_string()];
+    let mut binds: Vec<String> = Vec::new();
+    let mut rare = Vec::new();
+    for (w, matches) in words {
+        if *matches <= RARE_WORD {
+            binds.push(w.clone());
+            binds.push(upper_bound(w));
+            rare.push(format!("SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}", binds.len() - 1, binds.len()));
         } else {
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM member_search_terms t WHERE t.member_id = members.id AND t.term >= ${lo} AND t.term < ${hi})"
-            ));
+            let probe = word_probe(&mut binds, w, "members.id");
+            clauses.push(probe);
         }
     }
     if !rare.is_empty() {
         clauses.push(format!("id IN ({})", rare.join(" INTERSECT ")));
     }
-    if let Some(region) = REGIONS.iter().find(|r| **r == query.region) {
+    if let Some(region) = region {
         binds.push(region.to_string());
         clauses.push(format!("region = ${}", binds.len()));
     }
-    if ["active", "pending", "unconfirmed"].contains(&query.status.as_str()) {
-        binds.push(query.status.clone());
+    if let Some(status) = status {
+        binds.push(status.to_string());
         clauses.push(format!("status = ${}", binds.len()));
     }
-    let order = match query.sort.as_str() {
+    let order = match sort {
         "newest" => "joined_at DESC, id DESC",
         "oldest" => "joined_at, id",
         _ => "display_name, id",
     };
     let filter = clauses.join(" AND ");
-    let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM members WHERE {filter} LIMIT {}) capped", COUNT_CAP + 1);
-    let mut count = sqlx::query_scalar::<Any, i64>(&count_sql);
-    for b in &binds {
-        count = count.bind(b.clone());
-    }
-    let counted = count.fetch_one(&db.pool).await?;
-    let page = query.page.max(1);
+    let counted = count(db, &format!("SELECT 1 FROM members WHERE {filter}"), &binds).await?;
     let list_sql = format!(
-        "SELECT id, display_name, email, region, communities, status, joined_at FROM members WHERE {filter} \
-         ORDER BY {order} LIMIT {} OFFSET {}",
+        "SELECT {ROW_COLUMNS} FROM members WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {}",
         PAGE_SIZE + 1,
         (page - 1) * PAGE_SIZE
     );
-    let mut list = sqlx::query_as::<Any, (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64)>(&list_sql);
-    for b in &binds {
-        list = list.bind(b.clone());
+    page_of(fetch_rows(db, &list_sql, &binds).await?, counted)
+}
+
+/// Rows of `inner`, counted up to [`COUNT_CAP`] + 1.
+async fn count(db: &Db, inner: &str, binds: &[String]) -> Result<i64, sqlx::Error> {
+    let sql = format!("SELECT COUNT(*) FROM ({inner} LIMIT {}) capped", COUNT_CAP + 1);
+    let mut q = sqlx::query_scalar::<Any, i64>(&sql);
+    for b in binds {
+        q = q.bind(b.clone());
     }
-    let mut rows: Vec<DirectoryRow> = list
-        .fetch_all(&db.pool)
+    q.fetch_one(&db.pool).await
+}
+
+const ROW_COLUMNS: &str = "id, display_name, email, region, communities, status, joined_at";
+
+async fn fetch_rows(db: &Db, sql: &str, binds: &[String]) -> Result<Vec<DirectoryRow>, sqlx::Error> {
+    let mut q = sqlx::query_as::<Any, (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64)>(sql);
+    for b in binds {
+        q = q.bind(b.clone());
+    }
+    Ok(q.fetch_all(&db.pool)
         .await?
         .into_iter()
         .map(|(id, name, email, region, communities, status, joined)| DirectoryRow {
@@ -154,7 +225,11 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sql
             status,
             joined: human_date(joined),
         })
-        .collect();
+        .collect())
+}
+
+/// One page of rows fetched with one extra, which only says whether a next page exists.
+fn page_of(mut rows: Vec<DirectoryRow>, counted: i64) -> Result<SearchResult, sqlx::Error> {
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     Ok(SearchResult { rows, counted, has_next })

@@ -104,10 +104,10 @@ pub async fn insert_many(conn: &mut AnyConnection, members: &[(&NewMember, i64)]
         let mut parts = vec![m.display_name.as_str(), m.email.as_str()];
         parts.extend(m.region.as_deref());
         parts.extend(m.communities.iter().map(String::as_str));
-        terms.extend(search_terms(&parts).into_iter().map(|t| vec![Value::Text(t), Value::Int(id)]));
+        terms.extend(search_terms(&parts).into_iter().map(|t| vec![Value::Text(t), Value::Int(id), Value::Text(m.display_name.clone())]));
     }
     insert_rows(conn, "consents (member_id, purpose, granted, wording_version, recorded_at)", consents).await?;
-    insert_rows(conn, "member_search_terms (term, member_id)", terms).await?;
+    insert_rows(conn, "member_search_terms (term, member_id, sort_name)", terms).await?;
     Ok(ids)
 }
 
@@ -200,12 +200,9 @@ pub async fn reindex(conn: &mut AnyConnection, member_id: i64) -> Result<(), sql
             .await?;
     let mut parts: Vec<&str> = [&name, &email, &region, &communities].iter().filter_map(|s| s.as_deref()).collect();
     parts.extend(groups.iter().map(|(g,)| g.as_str()));
-    insert_terms(conn, member_id, &search_terms(&parts)).await
-}
-
-async fn insert_terms(conn: &mut AnyConnection, member_id: i64, terms: &[String]) -> Result<(), sqlx::Error> {
-    let rows = terms.iter().map(|t| vec![Value::Text(t.clone()), Value::Int(member_id)]).collect();
-    insert_rows(conn, "member_search_terms (term, member_id)", rows).await
+    let sort_name = name.clone().unwrap_or_default();
+    let rows = search_terms(&parts).into_iter().map(|t| vec![Value::Text(t), Value::Int(member_id), Value::Text(sort_name.clone())]).collect();
+    insert_rows(conn, "member_search_terms (term, member_id, sort_name)", rows).await
 }
 
 /// Remove a person's personal data everywhere it lives; keep an anonymous row so counts

@@ -1,0 +1,231 @@
+'use strict';
+// The accessibility gate, run on every page a journey visits. It fails the test (throws) on:
+//  - any axe-core violation of impact serious or critical (WCAG 2.0/2.1 A and AA, WCAG 2.2 AA);
+//  - not exactly one non-empty h1;
+//  - a missing, non-descriptive or reused <title> (one title for two different pages);
+//  - any request to a host other than 127.0.0.1 or localhost (recorded by the context);
+//  - an inline form error no field refers to, or an error summary that does not take focus;
+//  - content wider than the viewport at 320 CSS px (WCAG 1.4.10 reflow);
+//  - an element reached by Tab with no visible focus indicator (outline or box-shadow), and,
+//    on a page where nothing has focus yet, a first Tab that does not reach the skip link.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+const BLOCKING_IMPACTS = new Set(['serious', 'critical']);
+const ALLOWED_HOSTS = new Set(['127.0.0.1', 'localhost']);
+const NETWORK_SUFFIX = / – Constellate$/;
+
+/** Tokens and ids in a path make one page template: /sign-in/link/AbC… and /groups/12 → /:x. */
+function pageKey(url) {
+  const u = new URL(url);
+  return u.pathname.split('/').map((s) => (/^\d+$/.test(s) || s.length >= 20 ? ':x' : s)).join('/');
+}
+
+/** Records every request a browser context makes; `offenders()` lists those leaving this machine. */
+class NetworkLog {
+  constructor(context) {
+    this.urls = [];
+    context.on('request', (req) => this.urls.push(req.url()));
+  }
+  offenders() {
+    return this.urls.filter((u) => {
+      let parsed;
+      try { parsed = new URL(u); } catch { return true; }
+      if (['data:', 'blob:', 'about:'].includes(parsed.protocol)) return false;
+      return !ALLOWED_HOSTS.has(parsed.hostname);
+    });
+  }
+}
+
+/** Titles seen in one run of a journey mode: a title must always mean the same page. */
+class TitleRegistry {
+  constructor() { this.byTitle = new Map(); }
+  check(title, url) {
+    const key = pageKey(url);
+    const seen = this.byTitle.get(title);
+    assert.ok(!seen || seen === key, `The title "${title}" is used for two different pages: ${seen} and ${key}`);
+    this.byTitle.set(title, key);
+  }
+}
+
+async function injectAxe(page, javaScriptEnabled) {
+  if (await page.evaluate(() => typeof window.axe === 'object')) return;
+  if (javaScriptEnabled) {
+    await page.addScriptTag({ content: AXE_SOURCE });
+  } else {
+    // With JavaScript disabled a <script> tag does not run and page timers never fire, but
+    // code evaluated by the test does: load axe that way, and let its setTimeout and
+    // requestAnimationFrame calls run as microtasks. No script of the page itself ever runs.
+    await page.evaluate(() => {
+      let id = 0;
+      window.setTimeout = (fn, _ms, ...args) => { id += 1; Promise.resolve().then(() => fn(...args)); return id; };
+      window.clearTimeout = () => {};
+      window.requestAnimationFrame = (fn) => { id += 1; Promise.resolve().then(() => fn(performance.now())); return id; };
+      window.cancelAnimationFrame = () => {};
+    });
+    await page.evaluate(AXE_SOURCE);
+  }
+  assert.equal(await page.evaluate(() => typeof window.axe), 'object', 'axe-core could not be loaded into the page');
+}
+
+async function checkAxe(page, javaScriptEnabled) {
+  await injectAxe(page, javaScriptEnabled);
+  const violations = await page.evaluate(
+    (tags) => window.axe
+      .run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })
+      .then((r) => r.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => `${n.target.join(' ')}  ${n.html.slice(0, 160)}`),
+      }))),
+    AXE_TAGS,
+  );
+  const blocking = violations.filter((v) => BLOCKING_IMPACTS.has(v.impact));
+  assert.deepEqual(
+    blocking.map((v) => `${v.impact} ${v.id}: ${v.help}\n      ${v.nodes.join('\n      ')}`),
+    [],
+    `axe-core found serious or critical accessibility violations on ${page.url()}`,
+  );
+  return violations;
+}
+
+async function checkStructure(page, titles) {
+  const title = await page.title();
+  assert.match(title, NETWORK_SUFFIX, `The <title> "${title}" should end with the network name`);
+  const own = title.replace(NETWORK_SUFFIX, '').trim();
+  assert.ok(own.length >= 4 && !/^(untitled|page|constellate)$/i.test(own), `The <title> "${title}" does not describe the page`);
+  titles.check(title, page.url());
+  const h1s = await page.evaluate(() => [...document.querySelectorAll('h1')].map((h) => h.textContent.trim()));
+  assert.equal(h1s.length, 1, `Expected exactly one h1 on ${page.url()}, found ${h1s.length}: ${JSON.stringify(h1s)}`);
+  assert.ok(h1s[0].length > 0, `The h1 on ${page.url()} is empty`);
+  return { title, h1: h1s[0] };
+}
+
+/**
+ * Form errors, GOV.UK style: each inline error has an id that a control (or its fieldset)
+ * names in aria-describedby; each aria-invalid control points at its error; each link in the
+ * error summary leads to something on the page; and the summary has focus when the page opens.
+ */
+async function checkFormErrors(page) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const describedBy = (el) => (el.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+    const referenced = new Set([...document.querySelectorAll('[aria-describedby]')].flatMap(describedBy));
+    for (const msg of document.querySelectorAll('.error-message')) {
+      const text = msg.textContent.trim().replace(/\s+/g, ' ');
+      if (!msg.id) out.push(`inline error "${text}" has no id, so no field can refer to it`);
+      else if (!referenced.has(msg.id)) out.push(`inline error "${text}" (#${msg.id}) is not in any field's aria-describedby`);
+    }
+    for (const el of document.querySelectorAll('[aria-invalid="true"]')) {
+      const ids = describedBy(el);
+      if (!ids.some((id) => document.getElementById(id)?.classList.contains('error-message'))) {
+        out.push(`#${el.id} is marked invalid but its aria-describedby (${ids.join(' ') || 'none'}) names no inline error`);
+      }
+    }
+    for (const a of document.querySelectorAll('.error-summary a[href^="#"]')) {
+      const target = document.getElementById(a.getAttribute('href').slice(1));
+      if (!target) out.push(`error summary link ${a.getAttribute('href')} leads nowhere`);
+      else if (target.matches('input, select, textarea') && target.getAttribute('aria-invalid') !== 'true') {
+        out.push(`error summary link ${a.getAttribute('href')} leads to a field not marked aria-invalid, with no inline error`);
+      } else if (target.matches('fieldset') && !target.querySelector('.error-message')) {
+        out.push(`error summary link ${a.getAttribute('href')} leads to a group of fields with no inline error`);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(problems, [], `Form errors are not tied to their fields on ${page.url()}`);
+  if (await page.locator('.error-summary').count()) {
+    const deadline = Date.now() + 3000;
+    while (!(await page.evaluate(() => !!document.activeElement?.matches('.error-summary')))) {
+      assert.ok(Date.now() < deadline, `The error summary on ${page.url()} did not receive focus when the page opened`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function checkReflow(page) {
+  const original = page.viewportSize();
+  await page.setViewportSize({ width: 320, height: 720 });
+  try {
+    const r = await page.evaluate(() => {
+      const root = document.documentElement;
+      const wide = [];
+      if (root.scrollWidth > root.clientWidth + 1) {
+        for (const el of document.body.querySelectorAll('*')) {
+          const box = el.getBoundingClientRect();
+          if (box.right > root.clientWidth + 1 && getComputedStyle(el).position !== 'absolute') {
+            wide.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''} (right edge ${Math.round(box.right)})`);
+          }
+        }
+      }
+      return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, wide: wide.slice(0, 8) };
+    });
+    assert.ok(
+      r.scrollWidth <= r.clientWidth + 1,
+      `Content does not reflow at 320 CSS px on ${page.url()}: scrollWidth ${r.scrollWidth} > clientWidth ${r.clientWidth}. Too wide: ${r.wide.join(', ')}`,
+    );
+  } finally {
+    await page.setViewportSize(original);
+  }
+}
+
+/** What has focus, and whether it shows: a non-none outline or box-shadow. */
+async function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body || el === document.documentElement) return null;
+    const cs = getComputedStyle(el);
+    const outline = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0;
+    return {
+      tag: el.tagName.toLowerCase(),
+      id: el.id,
+      text: (el.textContent || el.value || '').trim().replace(/\s+/g, ' ').slice(0, 60),
+      visible: outline || (cs.boxShadow && cs.boxShadow !== 'none'),
+      onScreen: (() => { const b = el.getBoundingClientRect(); return b.width > 1 && b.height > 1 && b.left >= 0 && b.top >= 0 && b.right <= innerWidth; })(),
+      style: `outline: ${cs.outlineStyle} ${cs.outlineWidth}; box-shadow: ${cs.boxShadow}`,
+    };
+  });
+}
+
+async function checkFocusVisible(page) {
+  const startedOnBody = (await focused(page)) === null;
+  for (let i = 1; i <= 25; i += 1) {
+    await page.keyboard.press('Tab');
+    const f = await focused(page);
+    assert.ok(f, `Tab ${i} on ${page.url()} focused nothing`);
+    if (i === 1 && startedOnBody) {
+      assert.equal(f.text, 'Skip to main content', `The first Tab on ${page.url()} should reach the skip link, reached <${f.tag}> "${f.text}"`);
+      assert.ok(f.onScreen, `The focused skip link on ${page.url()} is not on screen`);
+    }
+    assert.ok(f.visible, `No visible focus indicator on <${f.tag}${f.id ? ` id=${f.id}` : ''}> "${f.text}" on ${page.url()} (${f.style})`);
+    if (f.tag === 'a') return f;
+  }
+  throw new Error(`No link reached in 25 Tab presses on ${page.url()}`);
+}
+
+/**
+ * Runs every check on the page as it is now. `state` holds the context's NetworkLog, the
+ * mode's TitleRegistry, whether JavaScript is on, and where to write screenshots.
+ */
+async function runGate(page, state) {
+  const offenders = state.network.offenders();
+  assert.deepEqual(offenders, [], 'Requests left this machine (only 127.0.0.1 and localhost are allowed)');
+  if (state.screensDir) {
+    state.shot = (state.shot || 0) + 1;
+    const name = `${state.label}-${String(state.shot).padStart(2, '0')}-${pageKey(page.url()).replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'home'}.png`;
+    await page.screenshot({ path: path.join(state.screensDir, name), fullPage: true });
+  }
+  const info = await checkStructure(page, state.titles);
+  await checkFormErrors(page);
+  await checkAxe(page, state.javaScriptEnabled);
+  await checkReflow(page);
+  await checkFocusVisible(page);
+  state.gated = (state.gated || 0) + 1;
+  return info;
+}
+
+module.exports = { runGate, NetworkLog, TitleRegistry, focused, pageKey, AXE_TAGS };
