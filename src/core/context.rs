@@ -121,7 +121,8 @@ fn is_state_changing(method: &Method) -> bool {
 }
 
 /// Checks the request came from our own page: the Origin (when the browser sends one) must be
-/// ours, and the `_csrf` field (form bodies) or query parameter (file uploads) must match.
+/// ours, and the `_csrf` field of the form (ordinary or multipart) must match. The body is read
+/// here, within the route's size limit, and handed on unchanged.
 async fn verify_csrf(ctx: &Ctx, req: Request) -> Result<Request, AppError> {
     if let (Some(origin), Some(host)) = (req.headers().get(header::ORIGIN), req.headers().get(header::HOST)) {
         let origin = origin.to_str().unwrap_or("");
@@ -130,25 +131,34 @@ async fn verify_csrf(ctx: &Ctx, req: Request) -> Result<Request, AppError> {
             return Err(AppError::Csrf);
         }
     }
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if content_type.starts_with("multipart/form-data") {
-        let query = req.uri().query().unwrap_or("");
-        let token = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
-        return match token {
-            Some(t) if same_token(&t, &ctx.csrf) => Ok(req),
-            _ => Err(AppError::Csrf),
-        };
-    }
     let limit = if req.uri().path().starts_with("/staff/import") { IMPORT_LIMIT } else { FORM_LIMIT };
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(AppError::TooLarge);
     }
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| AppError::TooLarge)?;
-    let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
+    let token = if content_type.starts_with("multipart/form-data") {
+        multipart_token(bytes.clone(), &content_type).await
+    } else {
+        form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned())
+    };
     match token {
         Some(t) if same_token(&t, &ctx.csrf) => Ok(Request::from_parts(parts, Body::from(bytes))),
         _ => Err(AppError::Csrf),
     }
+}
+
+/// The `_csrf` field of a multipart body (forms put it first, so parsing stops early).
+async fn multipart_token(bytes: axum::body::Bytes, content_type: &str) -> Option<String> {
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some("_csrf") {
+            return field.text().await.ok();
+        }
+    }
+    None
 }

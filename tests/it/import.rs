@@ -8,12 +8,13 @@ crate::on_both_databases!(
     groups_import_links_contacts_by_email,
     export_is_csv_that_excel_opens,
     a_large_file_checks_and_commits_in_one_transaction,
+    an_upload_without_the_forms_token_is_refused,
 );
 
 async fn upload(app: &TestApp, staff: &reqwest::Client, kind: &str, bytes: Vec<u8>) -> (u16, String) {
     let token = csrf_in(&app.get_with(staff, "/staff/import").await.body);
-    let form = Form::new().text("kind", kind.to_string()).part("file", Part::bytes(bytes).file_name("export.csv"));
-    let r = staff.post(app.url(&format!("/staff/import?_csrf={token}"))).multipart(form).send().await.unwrap();
+    let form = Form::new().text("_csrf", token).text("kind", kind.to_string()).part("file", Part::bytes(bytes).file_name("export.csv"));
+    let r = staff.post(app.url("/staff/import")).multipart(form).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -135,4 +136,19 @@ async fn a_large_file_checks_and_commits_in_one_transaction(backend: Backend) {
     let r = app.submit_with(&staff, "/staff/import", "/staff/import/commit", &[("kind", "members"), ("content", content.as_str())]).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(members_count(&app).await, before + 3000);
+}
+
+async fn an_upload_without_the_forms_token_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff("staff").await;
+    let token = csrf_in(&app.get_with(&staff, "/staff/import").await.body);
+    for form in [
+        Form::new().text("kind", "members").part("file", Part::bytes(b"name,email\nA,a@example.org\n".to_vec()).file_name("a.csv")),
+        Form::new().text("_csrf", "forged").text("kind", "members").part("file", Part::bytes(b"name,email\n".to_vec()).file_name("a.csv")),
+    ] {
+        // A token in the address is not accepted either: it would end up in browser history.
+        let r = staff.post(app.url(&format!("/staff/import?_csrf={token}"))).multipart(form).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+        assert_eq!(r.headers()["x-denied"], "csrf");
+    }
 }

@@ -67,7 +67,7 @@ pub struct DirectoryRow {
 pub const COUNT_CAP: i64 = 200;
 /// A search word matching at most this many terms is "rare": its matches are fetched and
 /// sorted. A commoner word is checked per member while walking the name (or date) index.
-const RARE_WORD: i64 = 2000;
+const RARE_WORD: i64 = 5000;
 
 pub struct SearchResult {
     pub rows: Vec<DirectoryRow>,
@@ -78,11 +78,11 @@ pub struct SearchResult {
 
 /// Search by word prefixes (name, email, region, community, group), filter and sort.
 ///
-/// The cost stays small at 100,000 members whatever is typed. A page sorted by name for a rare
+/// The cost stays small at 100,000 members whatever is typed. A page sorted by name for one rare
 /// word is read from the search-term index alone (which carries each member's name). Otherwise
-/// rare words pick the candidates through the term index and only those are sorted, while
-/// common words are checked per member as the name (or date) index is walked until a page is
-/// full. Counts stop at [`COUNT_CAP`].
+/// rare words pick the candidates through the term index (intersected) and only those are
+/// sorted, while common words are checked per member as the name (or date) index is walked
+/// until a page is full. Counts stop at [`COUNT_CAP`].
 pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sqlx::Error> {
     let mut words: Vec<(String, i64)> = Vec::new();
     for w in super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6) {
@@ -99,10 +99,11 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sql
     let region = REGIONS.iter().find(|r| **r == query.region);
     let status = ["active", "pending", "unconfirmed"].into_iter().find(|s| *s == query.status);
     let page = query.page.max(1);
-    let rarest = (0..words.len()).min_by_key(|i| words[*i].1).filter(|i| words[*i].1 <= RARE_WORD);
     let by_name = !matches!(query.sort.as_str(), "newest" | "oldest");
-    match rarest {
-        Some(driver) if by_name && region.is_none() && status.is_none() => search_term_index(db, &words, driver, page).await,
+    match words.as_slice() {
+        [(word, matches)] if *matches <= RARE_WORD && by_name && region.is_none() && status.is_none() => {
+            search_term_index(db, word, page).await
+        }
         _ => search_members(db, &words, region.copied(), status, &query.sort, page).await,
     }
 }
@@ -112,23 +113,10 @@ fn upper_bound(word: &str) -> String {
     format!("{word}\u{10FFFF}")
 }
 
-fn word_probe(binds: &mut Vec<String>, word: &str, member: &str) -> String {
-    binds.push(word.to_string());
-    binds.push(upper_bound(word));
-    format!(
-        "EXISTS (SELECT 1 FROM member_search_terms o WHERE o.member_id = {member} AND o.term >= ${} AND o.term < ${})",
-        binds.len() - 1,
-        binds.len()
-    )
-}
-
-async fn search_term_index(db: &Db, words: &[(String, i64)], driver: usize, page: i64) -> Result<SearchResult, sqlx::Error> {
-    let mut binds = vec![words[driver].0.clone(), upper_bound(&words[driver].0)];
-    let mut filter = "t.term >= $1 AND t.term < $2".to_string();
-    for (_, (w, _)) in words.iter().enumerate().filter(|(i, _)| *i != driver) {
-        filter.push_str(" AND ");
-        filter.push_str(&word_probe(&mut binds, w, "t.member_id"));
-    }
+/// One rare word, sorted by name: read and sorted from the term index, which carries names.
+async fn search_term_index(db: &Db, word: &str, page: i64) -> Result<SearchResult, sqlx::Error> {
+    let binds = [word.to_string(), upper_bound(word)];
+    let filter = "t.term >= $1 AND t.term < $2";
     let counted = count(db, &format!("SELECT DISTINCT t.member_id FROM member_search_terms t WHERE {filter}"), &binds).await?;
     let page_sql = format!(
         "SELECT DISTINCT t.sort_name, t.member_id FROM member_search_terms t WHERE {filter} \
@@ -166,8 +154,13 @@ async fn search_members(
             binds.push(upper_bound(w));
             rare.push(format!("SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}", binds.len() - 1, binds.len()));
         } else {
-            let probe = word_probe(&mut binds, w, "members.id");
-            clauses.push(probe);
+            binds.push(w.clone());
+            binds.push(upper_bound(w));
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM member_search_terms o WHERE o.member_id = members.id AND o.term >= ${} AND o.term < ${})",
+                binds.len() - 1,
+                binds.len()
+            ));
         }
     }
     if !rare.is_empty() {

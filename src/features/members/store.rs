@@ -71,25 +71,40 @@ pub async fn insert(conn: &mut AnyConnection, m: &NewMember, status: &str, role:
 }
 
 /// Insert members (each with its join time), their consents and search terms; returns the ids
-/// in order. Consents and terms go in multi-row statements, so thousands take well under a second.
+/// in order. Everything goes in multi-row statements, so thousands take well under a second.
 pub async fn insert_many(conn: &mut AnyConnection, members: &[(&NewMember, i64)], status: &str, role: &str) -> Result<Vec<i64>, sqlx::Error> {
+    let rows = members
+        .iter()
+        .map(|(m, joined_at)| {
+            vec![
+                Value::Text(m.display_name.clone()),
+                Value::Text(m.email.as_str().to_string()),
+                Value::MaybeText(m.region.clone()),
+                Value::MaybeText(join_communities(&m.communities)),
+                Value::Text(status.to_string()),
+                Value::Text(role.to_string()),
+                Value::Int(*joined_at),
+                Value::Int(*joined_at),
+            ]
+        })
+        .collect();
+    insert_rows(conn, "members (display_name, email, region, communities, status, role, joined_at, updated_at)", rows).await?;
+    // Emails are unique, so they find the new ids whatever order the database assigned them in.
+    let mut ids_by_email = std::collections::HashMap::with_capacity(members.len());
+    for chunk in members.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT id, email FROM members WHERE email IN ({})", placeholders.join(", "));
+        let mut q = sqlx::query_as::<Any, (i64, String)>(&sql).persistent(false);
+        for (m, _) in chunk {
+            q = q.bind(m.email.as_str().to_string());
+        }
+        ids_by_email.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(id, email)| (email, id)));
+    }
     let mut ids = Vec::with_capacity(members.len());
     let mut consents: Vec<Vec<Value>> = Vec::new();
     let mut terms: Vec<Vec<Value>> = Vec::new();
     for (m, joined_at) in members {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO members (display_name, email, region, communities, visibility, status, role, joined_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'members', $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(&m.display_name)
-        .bind(m.email.as_str())
-        .bind(&m.region)
-        .bind(join_communities(&m.communities))
-        .bind(status)
-        .bind(role)
-        .bind(*joined_at)
-        .fetch_one(&mut *conn)
-        .await?;
+        let id = *ids_by_email.get(m.email.as_str()).ok_or(sqlx::Error::RowNotFound)?;
         ids.push(id);
         for (purpose, granted) in &m.consents {
             consents.push(vec![
@@ -115,12 +130,14 @@ pub async fn insert_many(conn: &mut AnyConnection, members: &[(&NewMember, i64)]
 pub enum Value {
     Int(i64),
     Text(String),
+    MaybeText(Option<String>),
 }
 
 /// `INSERT INTO <target> VALUES (…), (…)` in chunks that stay under every driver's bind limit.
 async fn insert_rows(conn: &mut AnyConnection, target: &str, rows: Vec<Vec<Value>>) -> Result<(), sqlx::Error> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
-    let per_statement = (8000 / width).max(1);
+    // Small statements: the drivers bind parameters in time that grows faster than their number.
+    let per_statement = (150 / width).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
@@ -128,11 +145,13 @@ async fn insert_rows(conn: &mut AnyConnection, target: &str, rows: Vec<Vec<Value
             .map(|r| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", ")))
             .collect();
         let sql = format!("INSERT INTO {target} VALUES {}", tuples.join(", "));
-        let mut q = sqlx::query::<Any>(&sql);
+        // Not kept in the per-connection statement cache: these are large and rarely repeated.
+        let mut q = sqlx::query::<Any>(&sql).persistent(false);
         for value in chunk.into_iter().flatten() {
             q = match value {
                 Value::Int(i) => q.bind(i),
                 Value::Text(t) => q.bind(t),
+                Value::MaybeText(t) => q.bind(t),
             };
         }
         q.execute(&mut *conn).await?;
