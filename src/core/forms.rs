@@ -6,6 +6,10 @@ use axum::{
 
 use crate::core::error::AppError;
 
+/// The highest page number a list accepts: far past any real list, and small enough that
+/// page × page size can never overflow.
+pub const MAX_PAGE: i64 = 100_000;
+
 /// A submitted form as name/value pairs. Never rejects: missing fields read as empty, so the
 /// page can say what is missing instead of the framework answering with a bare 422.
 #[derive(Debug, Default, Clone)]

@@ -11,6 +11,7 @@ use crate::{
         access::{Access, Routes},
         context::Ctx,
         error::AppResult,
+        forms::MAX_PAGE,
         layout::{render, Page},
         state::AppState,
         time::rfc3339,
@@ -38,7 +39,7 @@ struct AuditPage {
 }
 
 async fn audit_log(State(state): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>) -> AppResult<Response> {
-    let current = q.page.max(1);
+    let current = q.page.clamp(1, MAX_PAGE);
     let mut entries = audit_entries(&state.db, None, 101, (current - 1) * 100).await?;
     let more = entries.len() > 100;
     entries.truncate(100);

@@ -11,6 +11,7 @@ use crate::{
     core::{
         context::Ctx,
         error::{AppError, AppResult},
+        forms::MAX_PAGE,
         forms::{FormData, FormErrors},
         layout::{redirect_with_notice, render, Page},
         markdown::to_safe_html,
@@ -84,7 +85,7 @@ struct ListPage {
 
 pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
     let signed_in = ctx.user.is_some();
-    let current = q.page.max(1);
+    let current = q.page.clamp(1, MAX_PAGE);
     let mut groups: Vec<(i64, String, Option<String>)> = sqlx::query_as(
         "SELECT id, name, region FROM groups WHERE status = 'active' AND (visibility = 'public' OR $1 = 1) ORDER BY name, id LIMIT 51 OFFSET $2",
     )

@@ -19,6 +19,7 @@ use crate::core::{
     context::Ctx,
     db::Db,
     error::{AppError, AppResult},
+    forms::MAX_PAGE,
     forms::FormData,
     jobs,
     layout::{redirect_with_notice, render, Page},
@@ -98,7 +99,7 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sql
     }
     let region = REGIONS.iter().find(|r| **r == query.region);
     let status = ["active", "pending", "unconfirmed"].into_iter().find(|s| *s == query.status);
-    let page = query.page.max(1);
+    let page = query.page.clamp(1, MAX_PAGE);
     let by_name = !matches!(query.sort.as_str(), "newest" | "oldest");
     match words.as_slice() {
         [(word, matches)] if *matches <= RARE_WORD && by_name && region.is_none() && status.is_none() => {
@@ -113,28 +114,20 @@ fn upper_bound(word: &str) -> String {
     format!("{word}\u{10FFFF}")
 }
 
-/// One rare word, sorted by name: read and sorted from the term index, which carries names.
+/// One rare word, sorted by name: the page of matches is read and sorted from the term index
+/// (which carries names) and joined to its rows in one query; the capped count is a second.
 async fn search_term_index(db: &Db, word: &str, page: i64) -> Result<SearchResult, sqlx::Error> {
     let binds = [word.to_string(), upper_bound(word)];
-    let filter = "t.term >= $1 AND t.term < $2";
-    let counted = count(db, &format!("SELECT DISTINCT t.member_id FROM member_search_terms t WHERE {filter}"), &binds).await?;
-    let page_sql = format!(
-        "SELECT DISTINCT t.sort_name, t.member_id FROM member_search_terms t WHERE {filter} \
-         ORDER BY t.sort_name, t.member_id LIMIT {} OFFSET {}",
+    let matches = "SELECT DISTINCT t.sort_name, t.member_id FROM member_search_terms t WHERE t.term >= $1 AND t.term < $2";
+    let counted = count(db, matches, &binds).await?;
+    let sql = format!(
+        "SELECT {} FROM ({matches} ORDER BY t.sort_name, t.member_id LIMIT {} OFFSET {}) d \
+         JOIN members m ON m.id = d.member_id ORDER BY d.sort_name, d.member_id",
+        ROW_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", "),
         PAGE_SIZE + 1,
         (page - 1) * PAGE_SIZE
     );
-    let mut q = sqlx::query_as::<Any, (String, i64)>(&page_sql);
-    for b in &binds {
-        q = q.bind(b.clone());
-    }
-    let ids: Vec<String> = q.fetch_all(&db.pool).await?.into_iter().map(|(_, id)| id.to_string()).collect();
-    if ids.is_empty() {
-        return Ok(SearchResult { rows: vec![], counted, has_next: false });
-    }
-    // The ids come from the database, never from the request: safe to inline.
-    let rows_sql = format!("SELECT {ROW_COLUMNS} FROM members WHERE id IN ({}) ORDER BY display_name, id", ids.join(", "));
-    page_of(fetch_rows(db, &rows_sql, &[]).await?, counted)
+    page_of(fetch_rows(db, &sql, &binds).await?, counted)
 }
 
 async fn search_members(
@@ -202,23 +195,25 @@ async fn count(db: &Db, inner: &str, binds: &[String]) -> Result<i64, sqlx::Erro
 const ROW_COLUMNS: &str = "id, display_name, email, region, communities, status, joined_at";
 
 async fn fetch_rows(db: &Db, sql: &str, binds: &[String]) -> Result<Vec<DirectoryRow>, sqlx::Error> {
-    let mut q = sqlx::query_as::<Any, (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64)>(sql);
+    let mut q = sqlx::query_as::<Any, Row>(sql);
     for b in binds {
         q = q.bind(b.clone());
     }
-    Ok(q.fetch_all(&db.pool)
-        .await?
-        .into_iter()
-        .map(|(id, name, email, region, communities, status, joined)| DirectoryRow {
-            id,
-            name: name.unwrap_or_default(),
-            email: email.unwrap_or_default(),
-            region: region.unwrap_or_default(),
-            communities: communities.unwrap_or_default(),
-            status,
-            joined: human_date(joined),
-        })
-        .collect())
+    Ok(q.fetch_all(&db.pool).await?.into_iter().map(to_directory_row).collect())
+}
+
+type Row = (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64);
+
+fn to_directory_row((id, name, email, region, communities, status, joined): Row) -> DirectoryRow {
+    DirectoryRow {
+        id,
+        name: name.unwrap_or_default(),
+        email: email.unwrap_or_default(),
+        region: region.unwrap_or_default(),
+        communities: communities.unwrap_or_default(),
+        status,
+        joined: human_date(joined),
+    }
 }
 
 /// One page of rows fetched with one extra, which only says whether a next page exists.
@@ -248,7 +243,7 @@ pub async fn directory(State(state): State<AppState>, ctx: Ctx, Query(query): Qu
     };
     Ok(render(&DirectoryPage {
         page: Page::new(&ctx, "Members directory"),
-        current: query.page.max(1),
+        current: query.page.clamp(1, MAX_PAGE),
         query,
         result,
         found,
