@@ -58,3 +58,25 @@ async fn common_words_and_large_results_stay_bounded(backend: Backend) {
     assert!(both.body.contains("1 member found."), "{}", both.body);
     assert!(both.body.contains("Ottoline Example"));
 }
+
+crate::on_both_databases!(a_rare_word_pages_through_its_matches_in_name_order);
+
+async fn a_rare_word_pages_through_its_matches_in_name_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for i in (0..60).rev() {
+        app.add_member(&format!("Zephyrine {i:02}"), &format!("z{i}@example.org"), "member").await;
+    }
+    let staff = app.staff("staff").await;
+    let first = app.get_with(&staff, "/staff/members?q=zephyr").await;
+    assert!(first.body.contains("60 members found."), "{}", first.body);
+    assert_eq!(first.body.matches("<tr><td><a href=\"/staff/members/").count(), 50);
+    let at = |body: &str, name: &str| body.find(name).unwrap_or_else(|| panic!("{name} missing"));
+    assert!(at(&first.body, "Zephyrine 00") < at(&first.body, "Zephyrine 01"), "name order");
+    assert!(first.body.contains("Next page"));
+    let second = app.get_with(&staff, "/staff/members?q=zephyr&page=2").await;
+    assert_eq!(second.body.matches("<tr><td><a href=\"/staff/members/").count(), 10);
+    assert!(second.body.contains("Zephyrine 59") && !second.body.contains("Next page"));
+    let beyond = app.get_with(&staff, "/staff/members?q=zephyr&page=9").await;
+    assert_eq!(beyond.status, 200);
+    assert_eq!(beyond.body.matches("<tr><td><a href=\"/staff/members/").count(), 0);
+}

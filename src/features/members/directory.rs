@@ -85,18 +85,7 @@ pub struct SearchResult {
 /// sorted, while common words are checked per member as the name (or date) index is walked
 /// until a page is full. Counts stop at [`COUNT_CAP`].
 pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sqlx::Error> {
-    let mut words: Vec<(String, i64)> = Vec::new();
-    for w in super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6) {
-        let matches: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM member_search_terms WHERE term >= $1 AND term < $2 LIMIT {}) c",
-            RARE_WORD + 1
-        ))
-        .bind(w.clone())
-        .bind(upper_bound(&w))
-        .fetch_one(&db.pool)
-        .await?;
-        words.push((w, matches));
-    }
+    let words = word_frequencies(db, super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6).collect()).await?;
     let region = REGIONS.iter().find(|r| **r == query.region);
     let status = ["active", "pending", "unconfirmed"].into_iter().find(|s| *s == query.status);
     let page = query.page.clamp(1, MAX_PAGE);
@@ -109,25 +98,61 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sql
     }
 }
 
+/// How many terms start with each word, counted up to [`RARE_WORD`] + 1, in one round trip.
+async fn word_frequencies(db: &Db, words: Vec<String>) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    if words.is_empty() {
+        return Ok(vec![]);
+    }
+    let counts: Vec<String> = (0..words.len())
+        .map(|i| {
+            format!(
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM member_search_terms WHERE term >= ${} AND term < ${} LIMIT {}) c{i})",
+                2 * i + 1,
+                2 * i + 2,
+                RARE_WORD + 1
+            )
+        })
+        .collect();
+    // One row of counts; a word list is at most six long, so the columns are read by position.
+    let sql = format!("SELECT {}", counts.join(", "));
+    let mut q = sqlx::query::<Any>(&sql);
+    for w in &words {
+        q = q.bind(w.clone()).bind(upper_bound(w));
+    }
+    let row = q.fetch_one(&db.pool).await?;
+    words
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| Ok((w, sqlx::Row::try_get::<i64, _>(&row, i)?)))
+        .collect()
+}
+
 /// The exclusive upper end of the terms that start with `word`.
 fn upper_bound(word: &str) -> String {
     format!("{word}\u{10FFFF}")
 }
 
-/// One rare word, sorted by name: the page of matches is read and sorted from the term index
-/// (which carries names) and joined to its rows in one query; the capped count is a second.
+/// One rare word, sorted by name: the matches are read and sorted from the term index (which
+/// carries names), far enough to fill this page and to count up to [`COUNT_CAP`], and only this
+/// page's members are fetched.
 async fn search_term_index(db: &Db, word: &str, page: i64) -> Result<SearchResult, sqlx::Error> {
-    let binds = [word.to_string(), upper_bound(word)];
-    let matches = "SELECT DISTINCT t.sort_name, t.member_id FROM member_search_terms t WHERE t.term >= $1 AND t.term < $2";
-    let counted = count(db, matches, &binds).await?;
+    let offset = (page - 1) * PAGE_SIZE;
     let sql = format!(
-        "SELECT {} FROM ({matches} ORDER BY t.sort_name, t.member_id LIMIT {} OFFSET {}) d \
-         JOIN members m ON m.id = d.member_id ORDER BY d.sort_name, d.member_id",
-        ROW_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", "),
-        PAGE_SIZE + 1,
-        (page - 1) * PAGE_SIZE
+        "SELECT DISTINCT t.sort_name, t.member_id FROM member_search_terms t WHERE t.term >= $1 AND t.term < $2 \
+         ORDER BY t.sort_name, t.member_id LIMIT {}",
+        (offset + PAGE_SIZE + 1).max(COUNT_CAP + 1)
     );
-    page_of(fetch_rows(db, &sql, &binds).await?, counted)
+    let ranked: Vec<(String, i64)> =
+        sqlx::query_as::<Any, (String, i64)>(&sql).bind(word.to_string()).bind(upper_bound(word)).fetch_all(&db.pool).await?;
+    let counted = (ranked.len() as i64).min(COUNT_CAP + 1);
+    let ids: Vec<String> =
+        ranked.iter().skip(offset as usize).take(PAGE_SIZE as usize + 1).map(|(_, id)| id.to_string()).collect();
+    if ids.is_empty() {
+        return Ok(SearchResult { rows: vec![], counted, has_next: false });
+    }
+    // The ids come from the database, never from the request: safe to inline.
+    let rows_sql = format!("SELECT {ROW_COLUMNS} FROM members WHERE id IN ({}) ORDER BY display_name, id", ids.join(", "));
+    page_of(fetch_rows(db, &rows_sql, &[]).await?, counted)
 }
 
 async fn search_members(
@@ -140,24 +165,27 @@ async fn search_members(
 ) -> Result<SearchResult, sqlx::Error> {
     let mut clauses = vec!["status <> 'erased'".to_string()];
     let mut binds: Vec<String> = Vec::new();
-    let mut rare = Vec::new();
-    for (w, matches) in words {
-        if *matches <= RARE_WORD {
-            binds.push(w.clone());
-            binds.push(upper_bound(w));
-            rare.push(format!("SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}", binds.len() - 1, binds.len()));
-        } else {
-            binds.push(w.clone());
-            binds.push(upper_bound(w));
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM member_search_terms o WHERE o.member_id = members.id AND o.term >= ${} AND o.term < ${})",
-                binds.len() - 1,
-                binds.len()
-            ));
-        }
-    }
+    let (rare, common): (Vec<&(String, i64)>, Vec<&(String, i64)>) = words.iter().partition(|(_, n)| *n <= RARE_WORD);
+    // Rare words: their members found once, here, and named in the queries below.
+    let mut candidates = None;
     if !rare.is_empty() {
-        clauses.push(format!("id IN ({})", rare.join(" INTERSECT ")));
+        let ids = shared_members(db, &rare).await?;
+        if ids.is_empty() {
+            return Ok(SearchResult { rows: vec![], counted: 0, has_next: false });
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        // The ids come from the database, never from the request: safe to inline.
+        clauses.push(format!("id IN ({})", list.join(", ")));
+        candidates = Some(ids.len() as i64);
+    }
+    for (w, _) in &common {
+        binds.push(w.clone());
+        binds.push(upper_bound(w));
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM member_search_terms o WHERE o.member_id = members.id AND o.term >= ${} AND o.term < ${})",
+            binds.len() - 1,
+            binds.len()
+        ));
     }
     if let Some(region) = region {
         binds.push(region.to_string());
@@ -173,13 +201,31 @@ async fn search_members(
         _ => "display_name, id",
     };
     let filter = clauses.join(" AND ");
-    let counted = count(db, &format!("SELECT 1 FROM members WHERE {filter}"), &binds).await?;
+    let counted = match candidates {
+        // Members with search terms are never erased: with nothing else to filter, the
+        // candidates are the answer.
+        Some(n) if common.is_empty() && region.is_none() && status.is_none() => n.min(COUNT_CAP + 1),
+        _ => count(db, &format!("SELECT 1 FROM members WHERE {filter}"), &binds).await?,
+    };
     let list_sql = format!(
         "SELECT {ROW_COLUMNS} FROM members WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {}",
         PAGE_SIZE + 1,
         (page - 1) * PAGE_SIZE
     );
     page_of(fetch_rows(db, &list_sql, &binds).await?, counted)
+}
+
+/// Members that have a term starting with every one of `words` (each rare, so few).
+async fn shared_members(db: &Db, words: &[&(String, i64)]) -> Result<Vec<i64>, sqlx::Error> {
+    let selects: Vec<String> = (0..words.len())
+        .map(|i| format!("SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let sql = selects.join(" INTERSECT ");
+    let mut q = sqlx::query_scalar::<Any, i64>(&sql);
+    for (w, _) in words {
+        q = q.bind(w.clone()).bind(upper_bound(w));
+    }
+    q.fetch_all(&db.pool).await
 }
 
 /// Rows of `inner`, counted up to [`COUNT_CAP`] + 1.
