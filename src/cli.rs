@@ -40,6 +40,9 @@ enum Command {
         members: usize,
         #[arg(long, default_value_t = 300)]
         groups: usize,
+        /// Random seed: the same seed gives the same people, so benchmark runs compare
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         #[command(flatten)]
         settings: SettingsArgs,
     },
@@ -113,10 +116,10 @@ async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Serve { demo, settings } => serve(load(&settings)?, demo).await,
         Command::Demo { settings } => serve(load(&settings)?, true).await,
-        Command::Seed { members, groups, settings } => {
+        Command::Seed { members, groups, seed, settings } => {
             let db = Db::open(&load(&settings)?).await.map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
-            demo::seed(&db, members, groups, rand::random()).await.map_err(|e| e.to_string())?;
+            demo::seed(&db, members, groups, seed).await.map_err(|e| e.to_string())?;
             println!("added {members} members and {groups} groups in {:.1} s", started.elapsed().as_secs_f64());
             Ok(())
         }
