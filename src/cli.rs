@@ -133,7 +133,10 @@ async fn serve(config: Config, with_demo: bool) -> Result<(), String> {
     let listener = server::bind(&config).await.map_err(|e| e.to_string())?;
     let state = server::open_state(config).await.map_err(|e| e.to_string())?;
     if with_demo {
-        let empty: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members").fetch_one(&state.db.pool).await.map_err(|e| e.to_string())?;
+        let empty: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members")
+            .fetch_one(&state.db.pool)
+            .await
+            .map_err(|e| e.to_string())?;
         if empty == 0 {
             tracing::info!("filling the database with a synthetic network (5,000 members, 300 groups)");
             demo::seed(&state.db, 5000, 300, 2026).await.map_err(|e| e.to_string())?;
@@ -208,10 +211,11 @@ async fn rotate_keys(config: Config) -> Result<(), String> {
     keys.add_new_key().map_err(|e| e.to_string())?;
     let mut changed = 0;
     for column in ["access_needs_enc", "staff_notes_enc"] {
-        let rows: Vec<(i64, String)> = sqlx::query_as(&format!("SELECT id, {column} FROM members WHERE {column} IS NOT NULL"))
-            .fetch_all(&db.pool)
-            .await
-            .map_err(|e| e.to_string())?;
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as(&format!("SELECT id, {column} FROM members WHERE {column} IS NOT NULL"))
+                .fetch_all(&db.pool)
+                .await
+                .map_err(|e| e.to_string())?;
         for (id, sealed) in rows.into_iter().filter(|(_, s)| !keys.is_current(s)) {
             let plain = keys.decrypt(&sealed).map_err(|e| format!("member {id}: {e}"))?;
             sqlx::query(&format!("UPDATE members SET {column} = $1 WHERE id = $2"))

@@ -17,23 +17,75 @@ use crate::{
 };
 
 const FIRST: &[&str] = &[
-    "Aaliyah", "Abdi", "Ada", "Adebayo", "Aisha", "Alex", "Amara", "Amir", "Anwen", "Arjun", "Beth", "Bilal", "Bryony", "Callum",
-    "Carys", "Chidi", "Ciara", "Dafydd", "Deepa", "Eilidh", "Ellis", "Emeka", "Fatima", "Fern", "Finlay", "Gwen", "Hamza", "Harper",
-    "Imani", "Isla", "Jamal", "Jess", "Jude", "Kai", "Kemi", "Kiran", "Lachlan", "Leila", "Lowri", "Malik", "Maya", "Morgan", "Niamh",
-    "Nia", "Oisin", "Olu", "Priya", "Quinn", "Rafi", "Rhys", "Riley", "Rowan", "Sade", "Sam", "Sana", "Seren", "Tariq", "Tegan",
-    "Theo", "Uma", "Wren", "Yusuf", "Zainab", "Zeke",
+    "Aaliyah", "Abdi", "Ada", "Adebayo", "Aisha", "Alex", "Amara", "Amir", "Anwen", "Arjun", "Beth", "Bilal", "Bryony",
+    "Callum", "Carys", "Chidi", "Ciara", "Dafydd", "Deepa", "Eilidh", "Ellis", "Emeka", "Fatima", "Fern", "Finlay",
+    "Gwen", "Hamza", "Harper", "Imani", "Isla", "Jamal", "Jess", "Jude", "Kai", "Kemi", "Kiran", "Lachlan", "Leila",
+    "Lowri", "Malik", "Maya", "Morgan", "Niamh", "Nia", "Oisin", "Olu", "Priya", "Quinn", "Rafi", "Rhys", "Riley",
+    "Rowan", "Sade", "Sam", "Sana", "Seren", "Tariq", "Tegan", "Theo", "Uma", "Wren", "Yusuf", "Zainab", "Zeke",
 ];
 const LAST: &[&str] = &[
-    "Achebe", "Ahmed", "Bailey", "Bhatt", "Brennan", "Campbell", "Chowdhury", "Clarke", "Davies", "Doyle", "Edwards", "Evans",
-    "Fraser", "Gallagher", "Grant", "Hughes", "Hussain", "Iqbal", "Jones", "Kaur", "Kelly", "Khan", "Lewis", "MacLeod", "Mensah",
-    "Morgan", "Murray", "Nwosu", "Okafor", "Owen", "Patel", "Price", "Quinn", "Rahman", "Reid", "Roberts", "Ross", "Shah", "Singh",
-    "Stewart", "Thomas", "Walsh", "Watson", "Williams", "Wright", "Young",
+    "Achebe",
+    "Ahmed",
+    "Bailey",
+    "Bhatt",
+    "Brennan",
+    "Campbell",
+    "Chowdhury",
+    "Clarke",
+    "Davies",
+    "Doyle",
+    "Edwards",
+    "Evans",
+    "Fraser",
+    "Gallagher",
+    "Grant",
+    "Hughes",
+    "Hussain",
+    "Iqbal",
+    "Jones",
+    "Kaur",
+    "Kelly",
+    "Khan",
+    "Lewis",
+    "MacLeod",
+    "Mensah",
+    "Morgan",
+    "Murray",
+    "Nwosu",
+    "Okafor",
+    "Owen",
+    "Patel",
+    "Price",
+    "Quinn",
+    "Rahman",
+    "Reid",
+    "Roberts",
+    "Ross",
+    "Shah",
+    "Singh",
+    "Stewart",
+    "Thomas",
+    "Walsh",
+    "Watson",
+    "Williams",
+    "Wright",
+    "Young",
 ];
-const PSEUDO_A: &[&str] = &["Quiet", "Bright", "Brave", "Gentle", "Wild", "Steady", "Little", "Silver", "Northern", "Hopeful"];
-const PSEUDO_B: &[&str] = &["Otter", "Heron", "Fox", "Willow", "Moth", "Harbour", "Lantern", "Kestrel", "River", "Bramble"];
+const PSEUDO_A: &[&str] =
+    &["Quiet", "Bright", "Brave", "Gentle", "Wild", "Steady", "Little", "Silver", "Northern", "Hopeful"];
+const PSEUDO_B: &[&str] =
+    &["Otter", "Heron", "Fox", "Willow", "Moth", "Harbour", "Lantern", "Kestrel", "River", "Bramble"];
 const EXTRA_COMMUNITIES: &[&str] = &[
-    "Hearing voices", "Survivors of the psychiatric system", "Black men's wellbeing", "Trans and non-binary people",
-    "People in recovery", "Students", "Farming communities", "Deaf community", "Faith communities", "Veterans",
+    "Hearing voices",
+    "Survivors of the psychiatric system",
+    "Black men's wellbeing",
+    "Trans and non-binary people",
+    "People in recovery",
+    "Students",
+    "Farming communities",
+    "Deaf community",
+    "Faith communities",
+    "Veterans",
 ];
 const PLACES: [&[&str]; 12] = [
     &["Tyneside", "Durham", "Teesside", "Sunderland"],
@@ -50,8 +102,18 @@ const PLACES: [&[&str]; 12] = [
     &["Belfast", "Derry", "Newry", "Fermanagh"],
 ];
 const GROUP_KINDS: &[&str] = &[
-    "Peer Support Circle", "Hearing Voices Group", "Walking Group", "Creative Collective", "Allotment Project", "Survivors' Forum",
-    "Young Minds Crew", "Sisters' Space", "Men's Shed", "Recovery Café", "Arts Collective", "Tea and Talk",
+    "Peer Support Circle",
+    "Hearing Voices Group",
+    "Walking Group",
+    "Creative Collective",
+    "Allotment Project",
+    "Survivors' Forum",
+    "Young Minds Crew",
+    "Sisters' Space",
+    "Men's Shed",
+    "Recovery Café",
+    "Arts Collective",
+    "Tea and Talk",
 ];
 const GROUP_DOES: &[&str] = &[
     "We meet every week to talk, listen and share what helps.",
@@ -73,18 +135,27 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
     for i in 0..members {
         let pseudonym = rng.gen_bool(0.15);
         let name = if pseudonym {
-            format!("{} {}", PSEUDO_A.choose(&mut rng).unwrap_or(&"Quiet"), PSEUDO_B.choose(&mut rng).unwrap_or(&"Otter"))
+            format!(
+                "{} {}",
+                PSEUDO_A.choose(&mut rng).unwrap_or(&"Quiet"),
+                PSEUDO_B.choose(&mut rng).unwrap_or(&"Otter")
+            )
         } else {
             format!("{} {}", FIRST.choose(&mut rng).unwrap_or(&"Sam"), LAST.choose(&mut rng).unwrap_or(&"Jones"))
         };
-        let email_local: String = name.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { '.' }).collect();
+        let email_local: String =
+            name.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { '.' }).collect();
         let email = EmailAddress::parse(&format!("{email_local}.{}@example.org", first_id as usize + i + 1))
             .map_err(|e| sqlx::Error::Protocol(e.into()))?;
         // London and the North West are bigger, Northern Ireland smaller: roughly like the real map.
         let region_index = if rng.gen_bool(0.12) { None } else { Some(weighted_region(&mut rng)) };
         let mut communities: Vec<String> = Vec::new();
         for _ in 0..rng.gen_range(0..3) {
-            let c = if rng.gen_bool(0.7) { COMMUNITY_SUGGESTIONS.choose(&mut rng) } else { EXTRA_COMMUNITIES.choose(&mut rng) };
+            let c = if rng.gen_bool(0.7) {
+                COMMUNITY_SUGGESTIONS.choose(&mut rng)
+            } else {
+                EXTRA_COMMUNITIES.choose(&mut rng)
+            };
             if let Some(c) = c {
                 if !communities.iter().any(|x| x == c) {
                     communities.push(c.to_string());

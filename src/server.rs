@@ -8,7 +8,7 @@ use tokio::{net::TcpListener, sync::Notify};
 use crate::{
     core::{
         access::{Routes, Rule},
-        cache::Cached,
+        cache::{Cached, CachedMap},
         config::Config,
         context::{self, FORM_LIMIT},
         crypto::Keyring,
@@ -59,7 +59,8 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     set_network_name(&config.network_name);
     let db = Db::open(&config).await?;
     let keys = Keyring::load(config.encryption_key.as_deref(), &config.data_dir)?;
-    let mailer = Mailer::new(config.smtp_url.as_deref(), config.outbox_dir(), &config.mail_from).map_err(StartError::Mail)?;
+    let mailer =
+        Mailer::new(config.smtp_url.as_deref(), config.outbox_dir(), &config.mail_from).map_err(StartError::Mail)?;
     Ok(AppState::new(Inner {
         config,
         db,
@@ -68,6 +69,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         metrics: Metrics::default(),
         jobs_waiting: Arc::new(Notify::new()),
         home_counts: Cached::new(Duration::from_secs(30)),
+        word_frequencies: CachedMap::new(Duration::from_secs(300), 10_000),
     }))
 }
 
@@ -82,7 +84,11 @@ pub fn spawn_worker(state: &AppState) {
 }
 
 /// Serve until `shutdown` completes. The job worker runs beside the server.
-pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     spawn_worker(&state);
     let (router, _) = router(state);
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -90,7 +90,13 @@ impl Routes {
         self.add(Method::POST, path, access, post(handler))
     }
 
-    fn add(mut self, method: Method, path: &'static str, access: Access, route: axum::routing::MethodRouter<AppState>) -> Self {
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Self {
         let guarded = route.route_layer(middleware::from_fn(move |req: Request, next: Next| guard(access, req, next)));
         self.router = self.router.route(path, guarded);
         self.rules.push(Rule { method, path, access });

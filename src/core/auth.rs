@@ -106,14 +106,16 @@ pub async fn session_user(db: &Db, sid: &str) -> Result<Option<SessionUser>, sql
 pub async fn start_session(db: &Db, member_id: i64) -> Result<String, sqlx::Error> {
     let token = random_token();
     let t = now();
-    sqlx::query("INSERT INTO sessions (token_hash, member_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(hash_token(&token))
-        .bind(member_id)
-        .bind(random_token())
-        .bind(t)
-        .bind(t + SESSION_SECONDS)
-        .execute(&db.pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, member_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hash_token(&token))
+    .bind(member_id)
+    .bind(random_token())
+    .bind(t)
+    .bind(t + SESSION_SECONDS)
+    .execute(&db.pool)
+    .await?;
     Ok(token)
 }
 
@@ -151,14 +153,16 @@ pub async fn issue_link<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<String, sqlx::Error> {
     let token = random_token();
     let t = now();
-    sqlx::query("INSERT INTO login_tokens (token_hash, member_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(hash_token(&token))
-        .bind(member_id)
-        .bind(purpose.as_str())
-        .bind(t)
-        .bind(t + purpose.lifetime())
-        .execute(executor)
-        .await?;
+    sqlx::query(
+        "INSERT INTO login_tokens (token_hash, member_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hash_token(&token))
+    .bind(member_id)
+    .bind(purpose.as_str())
+    .bind(t)
+    .bind(t + purpose.lifetime())
+    .execute(executor)
+    .await?;
     Ok(token)
 }
 

@@ -168,7 +168,9 @@ impl Config {
         let db = match &self.database_url {
             Some(url) => {
                 if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-                    problems.push("DATABASE_URL must start with postgres:// (leave it unset for the embedded SQLite)".into());
+                    problems.push(
+                        "DATABASE_URL must start with postgres:// (leave it unset for the embedded SQLite)".into(),
+                    );
                 }
                 mask_url(url)
             }
@@ -187,7 +189,8 @@ impl Config {
             problems.push("base_url must start with http:// or https://".into());
         }
         if self.base_url.starts_with("http://") && !is_loopback_url(&self.base_url) {
-            problems.push("base_url is not https: cookies will not be marked Secure; serve over TLS in production".into());
+            problems
+                .push("base_url is not https: cookies will not be marked Secure; serve over TLS in production".into());
         }
         if !self.mail_from.contains('@') {
             problems.push("mail_from must contain an email address".into());

@@ -70,10 +70,7 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
             return ip;
         }
     }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -105,7 +102,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     if let Some(token) = new_csrf {
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "csrf", &token, None));
     }
-    if had_flash && !response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"flash=")) {
+    if had_flash && !response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(b"flash="))
+    {
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "flash", "", Some(0)));
     }
     // Pages can hold personal data: no caching, unless the route said otherwise (static files).

@@ -88,7 +88,8 @@ impl Keyring {
             std::fs::create_dir_all(data_dir).map_err(|source| CryptoError::KeyFile { path: path.clone(), source })?;
             write_private(&path, &format!("{}\n", new_key_line()))?;
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| CryptoError::KeyFile { path: path.clone(), source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| CryptoError::KeyFile { path: path.clone(), source })?;
         let keys = text.lines().filter(|l| !l.trim().is_empty()).map(parse_key_line).collect::<Result<Vec<_>, _>>()?;
         if keys.is_empty() {
             return Err(CryptoError::BadKey(format!("{} holds no key", path.display())));
@@ -130,7 +131,9 @@ impl Keyring {
     /// Put a new key in front of the ring and save it; old keys stay until [`Keyring::retire_old`].
     pub fn add_new_key(&mut self) -> Result<(), CryptoError> {
         let path = self.file.clone().ok_or_else(|| {
-            CryptoError::BadKey("the key comes from settings; rotate it by changing the setting after re-encrypting".into())
+            CryptoError::BadKey(
+                "the key comes from settings; rotate it by changing the setting after re-encrypting".into(),
+            )
         })?;
         self.keys.insert(0, parse_key_line(&new_key_line())?);
         self.save(&path)

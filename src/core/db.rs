@@ -168,7 +168,8 @@ mod tests {
 
     #[test]
     fn statements_split_at_line_ending_semicolons_and_skip_comment_only_parts() {
-        let parts: Vec<_> = split_statements("-- c\nCREATE TABLE a (x TEXT);\nCREATE TABLE b (y TEXT);\n-- end\n").collect();
+        let parts: Vec<_> =
+            split_statements("-- c\nCREATE TABLE a (x TEXT);\nCREATE TABLE b (y TEXT);\n-- end\n").collect();
         assert_eq!(parts, vec!["-- c\nCREATE TABLE a (x TEXT)", "CREATE TABLE b (y TEXT)"]);
     }
 }

@@ -10,7 +10,11 @@ use serde::Serialize;
 use sqlx::{Any, Executor};
 use tokio::sync::Notify;
 
-use crate::core::{db::Db, mail::{Email, MailError, Mailer}, time::now};
+use crate::core::{
+    db::Db,
+    mail::{Email, MailError, Mailer},
+    time::now,
+};
 
 /// How long a claimed job is ours before another worker may take it over.
 const LEASE_SECONDS: i64 = 300;
@@ -83,12 +87,14 @@ async fn mark_done(db: &Db, id: i64) -> Result<(), sqlx::Error> {
 async fn mark_failed(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) -> Result<(), sqlx::Error> {
     let t = now();
     if permanent || job.attempts >= job.max_attempts {
-        sqlx::query("UPDATE jobs SET status = 'failed', locked_until = NULL, last_error = $1, updated_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(t)
-            .bind(job.id)
-            .execute(&db.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', locked_until = NULL, last_error = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(error)
+        .bind(t)
+        .bind(job.id)
+        .execute(&db.pool)
+        .await?;
     } else {
         sqlx::query("UPDATE jobs SET status = 'queued', locked_until = NULL, last_error = $1, run_at = $2, updated_at = $3 WHERE id = $4")
             .bind(error)

@@ -18,7 +18,8 @@ mod tests {
 
     #[test]
     fn scripts_and_remote_images_are_removed_but_formatting_kept() {
-        let html = to_safe_html("**Hello** <script>alert(1)</script> ![x](https://evil.example/p.png) [a](https://ok.org)");
+        let html =
+            to_safe_html("**Hello** <script>alert(1)</script> ![x](https://evil.example/p.png) [a](https://ok.org)");
         assert!(html.contains("<strong>Hello</strong>"));
         assert!(!html.contains("<script"));
         assert!(!html.contains("<img"));

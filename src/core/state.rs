@@ -3,7 +3,14 @@ use std::{ops::Deref, sync::Arc};
 
 use tokio::sync::Notify;
 
-use crate::core::{cache::Cached, config::Config, crypto::Keyring, db::Db, mail::Mailer, metrics::Metrics};
+use crate::core::{
+    cache::{Cached, CachedMap},
+    config::Config,
+    crypto::Keyring,
+    db::Db,
+    mail::Mailer,
+    metrics::Metrics,
+};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -18,6 +25,8 @@ pub struct Inner {
     pub jobs_waiting: Arc<Notify>,
     /// Members, groups and regions reached, for the home page.
     pub home_counts: Cached<(i64, i64, i64)>,
+    /// How common each directory search word is (a hint for choosing the query plan only).
+    pub word_frequencies: CachedMap<String, i64>,
 }
 
 impl AppState {

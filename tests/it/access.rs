@@ -8,7 +8,10 @@ use constellate::core::{
 
 use crate::harness::{spawn_app, Backend, TestApp};
 
-crate::on_both_databases!(every_route_allows_exactly_the_roles_its_rule_names, every_state_changing_route_rejects_a_missing_or_foreign_csrf_token);
+crate::on_both_databases!(
+    every_route_allows_exactly_the_roles_its_rule_names,
+    every_state_changing_route_rejects_a_missing_or_foreign_csrf_token
+);
 
 #[derive(Clone, Copy, Debug)]
 enum Who {
@@ -35,7 +38,12 @@ async fn actor(app: &TestApp, who: Who, n: usize) -> Actor {
     };
     let email = format!("actor{n}-{who:?}@example.org").to_lowercase();
     let id = app.add_member("Actor", &email, role).await;
-    sqlx::query("UPDATE members SET status = $1 WHERE id = $2").bind(status).bind(id).execute(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE members SET status = $1 WHERE id = $2")
+        .bind(status)
+        .bind(id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let sid = auth::start_session(&app.state.db, id).await.unwrap();
     let user = auth::session_user(&app.state.db, &sid).await.unwrap().unwrap();
     Actor { cookie: format!("sid={sid}"), csrf: user.csrf.clone(), user: Some(user) }
@@ -44,7 +52,11 @@ async fn actor(app: &TestApp, who: Who, n: usize) -> Actor {
 /// A fresh member and group to act on, so one request's effect (an erasure) cannot change the next.
 async fn targets(app: &TestApp, n: usize) -> (i64, i64) {
     let member = app.add_member("Target", &format!("target{n}@example.org"), "member").await;
-    sqlx::query("UPDATE members SET visibility = 'public' WHERE id = $1").bind(member).execute(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE members SET visibility = 'public' WHERE id = $1")
+        .bind(member)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let group: i64 = sqlx::query_scalar(
         "INSERT INTO groups (name, description, region, lived_experience_led, visibility, created_at, updated_at) \
          VALUES ('Target group', 'We meet.', NULL, 1, 'public', 1, 1) RETURNING id",
@@ -66,7 +78,8 @@ fn concrete(path: &str, member: i64, group: i64) -> String {
 
 /// Denied means: sent to sign in, or refused with 403 (not a CSRF refusal).
 fn denied(status: u16, location: Option<&str>, denied_header: Option<&str>) -> bool {
-    (status == 303 && location.is_some_and(|l| l.starts_with("/sign-in?return_to="))) || (status == 403 && denied_header.is_none())
+    (status == 303 && location.is_some_and(|l| l.starts_with("/sign-in?return_to=")))
+        || (status == 403 && denied_header.is_none())
 }
 
 async fn every_route_allows_exactly_the_roles_its_rule_names(backend: Backend) {
@@ -97,7 +110,10 @@ async fn every_route_allows_exactly_the_roles_its_rule_names(backend: Backend) {
             let contact_only = rule.path.starts_with("/groups/{id}/");
             let expected_denied = expected_denied || (contact_only && !matches!(who, Who::Staff | Who::Admin));
             if was_denied != expected_denied || status >= 500 {
-                failures.push(format!("{} {} as {who:?}: status {status} (expected denied: {expected_denied})", rule.method, rule.path));
+                failures.push(format!(
+                    "{} {} as {who:?}: status {status} (expected denied: {expected_denied})",
+                    rule.method, rule.path
+                ));
             }
         }
     }
@@ -123,7 +139,9 @@ async fn every_state_changing_route_rejects_a_missing_or_foreign_csrf_token(back
             ("wrong token", http.post(app.url(&path)).form(&[("_csrf", "forged")])),
             (
                 "foreign origin",
-                http.post(app.url(&path)).header("origin", "https://evil.example").form(&[("_csrf", admin.csrf.as_str())]),
+                http.post(app.url(&path))
+                    .header("origin", "https://evil.example")
+                    .form(&[("_csrf", admin.csrf.as_str())]),
             ),
         ] {
             let r = request.header("cookie", &admin.cookie).send().await.unwrap();

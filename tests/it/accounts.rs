@@ -28,7 +28,10 @@ async fn sign_in_link_expires_after_fifteen_minutes(backend: Backend) {
     app.add_member("Late", "late@example.org", "member").await;
     app.submit("/sign-in", "/sign-in", &[("email", "late@example.org")]).await;
     let link = app.smtp.wait_for("late@example.org", 1).await.link(&format!("{}/sign-in/link/", app.base));
-    let lifetime: i64 = sqlx::query_scalar("SELECT expires_at - created_at FROM login_tokens").fetch_one(&app.state.db.pool).await.unwrap();
+    let lifetime: i64 = sqlx::query_scalar("SELECT expires_at - created_at FROM login_tokens")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(lifetime, 15 * 60);
     sqlx::query("UPDATE login_tokens SET expires_at = created_at - 1").execute(&app.state.db.pool).await.unwrap();
     let page = app.get(&link).await;
@@ -42,7 +45,8 @@ async fn link_tokens_are_stored_only_as_hashes(backend: Backend) {
     app.sign_in("hash@example.org").await;
     let link = app.smtp.wait_for("hash@example.org", 1).await.link(&format!("{}/sign-in/link/", app.base));
     let token = link.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
-    let stored: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM login_tokens").fetch_all(&app.state.db.pool).await.unwrap();
+    let stored: Vec<(String,)> =
+        sqlx::query_as("SELECT token_hash FROM login_tokens").fetch_all(&app.state.db.pool).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0].0, token);
     assert_eq!(stored[0].0, constellate::core::crypto::hash_token(&token));
@@ -51,7 +55,9 @@ async fn link_tokens_are_stored_only_as_hashes(backend: Backend) {
 async fn password_sign_in_works_once_a_password_is_set(backend: Backend) {
     let app = spawn_app(backend).await;
     app.add_member("Pat", "pat@example.org", "member").await;
-    let r = app.submit("/sign-in", "/sign-in/password", &[("password_email", "pat@example.org"), ("password", "whatever123")]).await;
+    let r = app
+        .submit("/sign-in", "/sign-in/password", &[("password_email", "pat@example.org"), ("password", "whatever123")])
+        .await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("The email address or password is not right"));
     assert!(r.body.contains("value=\"pat@example.org\""));
@@ -60,13 +66,25 @@ async fn password_sign_in_works_once_a_password_is_set(backend: Backend) {
     let r = app.submit("/me/password", "/me/password", &[("password", "short"), ("confirm", "short")]).await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("at least 10 characters"));
-    let r = app.submit("/me/password", "/me/password", &[("password", "a long passphrase"), ("confirm", "a long passphrase")]).await;
+    let r = app
+        .submit("/me/password", "/me/password", &[("password", "a long passphrase"), ("confirm", "a long passphrase")])
+        .await;
     assert_eq!(r.status, 303);
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM members WHERE email = 'pat@example.org'").fetch_one(&app.state.db.pool).await.unwrap();
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM members WHERE email = 'pat@example.org'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert!(hash.starts_with("$argon2id$"));
 
     let fresh = client();
-    let r = app.submit_with(&fresh, "/sign-in", "/sign-in/password", &[("password_email", "pat@example.org"), ("password", "a long passphrase")]).await;
+    let r = app
+        .submit_with(
+            &fresh,
+            "/sign-in",
+            "/sign-in/password",
+            &[("password_email", "pat@example.org"), ("password", "a long passphrase")],
+        )
+        .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(app.get_with(&fresh, "/me").await.status, 200);
 }
@@ -87,15 +105,24 @@ async fn join_is_rate_limited_per_address(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.rate_limit_per_ip = Some(2)).await;
     for i in 0..2 {
         let email = format!("p{i}@example.org");
-        assert_eq!(app.submit("/join/individual", "/join/individual", &[("display_name", "P"), ("email", &email)]).await.status, 303);
+        assert_eq!(
+            app.submit("/join/individual", "/join/individual", &[("display_name", "P"), ("email", &email)])
+                .await
+                .status,
+            303
+        );
     }
-    let r = app.submit("/join/individual", "/join/individual", &[("display_name", "P"), ("email", "p9@example.org")]).await;
+    let r =
+        app.submit("/join/individual", "/join/individual", &[("display_name", "P"), ("email", "p9@example.org")]).await;
     assert_eq!(r.status, 429);
 }
 
 async fn setup_link_creates_the_first_admin_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    let link = constellate::features::accounts::setup_link_if_needed(&app.state).await.unwrap().expect("a setup link when there is no admin");
+    let link = constellate::features::accounts::setup_link_if_needed(&app.state)
+        .await
+        .unwrap()
+        .expect("a setup link when there is no admin");
     let r = app.submit(&link, &link, &[("display_name", ""), ("email", "bad")]).await;
     assert_eq!(r.status, 422);
     let r = app.submit(&link, &link, &[("display_name", "First Admin"), ("email", "admin@example.org")]).await;
@@ -130,7 +157,8 @@ async fn session_cookie_is_http_only_and_same_site_lax(backend: Backend) {
     let html = app.get_with(&c, &link).await.body;
     let token = crate::harness::csrf_in(&html);
     let r = c.post(app.url(&link)).form(&[("_csrf", token.as_str())]).send().await.unwrap();
-    let cookies: Vec<String> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let cookies: Vec<String> =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
     let sid = cookies.iter().find(|c| c.starts_with("sid=")).expect("a session cookie");
     assert!(sid.contains("HttpOnly") && sid.contains("SameSite=Lax"), "{sid}");
     assert!(!sid.contains("Secure"), "not Secure over plain http on loopback");

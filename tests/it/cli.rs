@@ -17,9 +17,16 @@ fn config_check_masks_secrets_and_reports_problems() {
     assert!(text.contains("sqlite (embedded)") && text.contains("No problems found."));
 
     let bad = constellate(&[
-        "config", "check", "--data-dir", dir.to_str().unwrap(),
-        "--database-url", "mysql://app:hunter2@db/x", "--smtp-url", "smtp://mailer:s3cret@mail.example.org:587",
-        "--mail-from", "nobody",
+        "config",
+        "check",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--database-url",
+        "mysql://app:hunter2@db/x",
+        "--smtp-url",
+        "smtp://mailer:s3cret@mail.example.org:587",
+        "--mail-from",
+        "nobody",
     ]);
     let text = String::from_utf8_lossy(&bad.stdout);
     assert!(!bad.status.success());
@@ -29,13 +36,21 @@ fn config_check_masks_secrets_and_reports_problems() {
     assert!(text.contains("problem: mail_from must contain an email address"));
 }
 
-crate::on_both_databases!(key_rotation_re_encrypts_every_sealed_field, demo_network_spans_all_twelve_regions_with_varied_consents);
+crate::on_both_databases!(
+    key_rotation_re_encrypts_every_sealed_field,
+    demo_network_spans_all_twelve_regions_with_varied_consents
+);
 
 async fn key_rotation_re_encrypts_every_sealed_field(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.add_member("Sealed", "sealed@example.org", "member").await;
     let old = app.state.keys.encrypt("needs a quiet room");
-    sqlx::query("UPDATE members SET access_needs_enc = $1 WHERE id = $2").bind(&old).bind(id).execute(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE members SET access_needs_enc = $1 WHERE id = $2")
+        .bind(&old)
+        .bind(id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_constellate"));
     cmd.args(["keys", "rotate", "--data-dir", app.data_dir.to_str().unwrap()]);
     match &app.state.config.database_url {
@@ -45,7 +60,11 @@ async fn key_rotation_re_encrypts_every_sealed_field(backend: Backend) {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 1 values"));
-    let new: String = sqlx::query_scalar("SELECT access_needs_enc FROM members WHERE id = $1").bind(id).fetch_one(&app.state.db.pool).await.unwrap();
+    let new: String = sqlx::query_scalar("SELECT access_needs_enc FROM members WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_ne!(new, old);
     let ring = constellate::core::crypto::Keyring::load(None, &app.data_dir).unwrap();
     assert_eq!(ring.decrypt(&new).unwrap(), "needs a quiet room");
@@ -58,15 +77,24 @@ async fn demo_network_spans_all_twelve_regions_with_varied_consents(backend: Bac
     let pool = &app.state.db.pool;
     let regions: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT region) FROM members").fetch_one(pool).await.unwrap();
     assert_eq!(regions, 12);
-    let group_regions: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT region) FROM groups").fetch_one(pool).await.unwrap();
+    let group_regions: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT region) FROM groups").fetch_one(pool).await.unwrap();
     assert!(group_regions >= 10);
     let groups: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM groups").fetch_one(pool).await.unwrap();
     assert_eq!(groups, 60);
-    let bulletin_yes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consents WHERE purpose = 'bulletin' AND granted = 1").fetch_one(pool).await.unwrap();
+    let bulletin_yes: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM consents WHERE purpose = 'bulletin' AND granted = 1")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert!(bulletin_yes > 400 && bulletin_yes < 800, "{bulletin_yes}");
-    let communities: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT communities) FROM members").fetch_one(pool).await.unwrap();
+    let communities: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT communities) FROM members").fetch_one(pool).await.unwrap();
     assert!(communities > 20);
     let emails_outside_example: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email NOT LIKE '%@example.org'").fetch_one(pool).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email NOT LIKE '%@example.org'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(emails_outside_example, 0, "synthetic people only ever have example.org addresses");
 }

@@ -6,17 +6,28 @@ async fn staff_search_finds_members_by_name_email_group_region_and_community(bac
     let app = spawn_app(backend).await;
     constellate::demo::seed(&app.state.db, 120, 10, 7).await.unwrap();
     let id = app.add_member("Ottoline Brackenbury", "ottoline@example.net", "member").await;
-    sqlx::query("UPDATE members SET communities = 'Allotment growers', region = 'Scotland' WHERE id = $1").bind(id).execute(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE members SET communities = 'Allotment growers', region = 'Scotland' WHERE id = $1")
+        .bind(id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let mut conn = app.state.db.pool.acquire().await.unwrap();
     let group: i64 = sqlx::query_scalar(
         "INSERT INTO groups (name, description, lived_experience_led, created_at, updated_at) VALUES ('Zinnia Collective', 'x', 1, 1, 1) RETURNING id",
     ).fetch_one(&mut *conn).await.unwrap();
-    sqlx::query("INSERT INTO group_contacts (group_id, member_id, added_at) VALUES ($1, $2, 1)").bind(group).bind(id).execute(&mut *conn).await.unwrap();
+    sqlx::query("INSERT INTO group_contacts (group_id, member_id, added_at) VALUES ($1, $2, 1)")
+        .bind(group)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     constellate::features::members::store::reindex(&mut conn, id).await.unwrap();
     drop(conn);
 
     let staff = app.staff("staff").await;
-    for q in ["ottol", "Brackenbury", "ottoline@example.net", "example.net", "zinnia", "allotment grow", "OTTOLINE brack"] {
+    for q in
+        ["ottol", "Brackenbury", "ottoline@example.net", "example.net", "zinnia", "allotment grow", "OTTOLINE brack"]
+    {
         let page = app.get_with(&staff, &format!("/staff/members?q={}", q.replace(' ', "+"))).await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains("Ottoline Brackenbury"), "search '{q}'");

@@ -1,6 +1,9 @@
 use crate::harness::{client, spawn_app, Backend};
 
-crate::on_both_databases!(a_member_registers_a_group_becomes_its_contact_and_adds_another, group_descriptions_are_sanitised);
+crate::on_both_databases!(
+    a_member_registers_a_group_becomes_its_contact_and_adds_another,
+    group_descriptions_are_sanitised
+);
 
 async fn a_member_registers_a_group_becomes_its_contact_and_adds_another(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -10,14 +13,25 @@ async fn a_member_registers_a_group_becomes_its_contact_and_adds_another(backend
 
     let r = app.submit("/groups/new", "/groups/new", &[("name", ""), ("visibility", "public")]).await;
     assert_eq!(r.status, 422);
-    assert!(r.body.contains("Enter the group&#39;s name") || r.body.contains("Enter the group&#x27;s name"), "{}", r.body);
+    assert!(
+        r.body.contains("Enter the group&#39;s name") || r.body.contains("Enter the group&#x27;s name"),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("Say whether the group is led by people with lived experience"));
 
     let r = app
-        .submit("/groups/new", "/groups/new", &[
-            ("name", "Swansea Sea Swimmers"), ("description", "We swim **every** Sunday."), ("region", "Wales"),
-            ("lived_experience_led", "yes"), ("visibility", "public"),
-        ])
+        .submit(
+            "/groups/new",
+            "/groups/new",
+            &[
+                ("name", "Swansea Sea Swimmers"),
+                ("description", "We swim **every** Sunday."),
+                ("region", "Wales"),
+                ("lived_experience_led", "yes"),
+                ("visibility", "public"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let location = r.location.clone().unwrap();
@@ -32,7 +46,8 @@ async fn a_member_registers_a_group_becomes_its_contact_and_adds_another(backend
     app.sign_in_with(&outsider, "bilal@example.org").await;
     assert_eq!(app.get_with(&outsider, &format!("{location}/edit")).await.status, 403);
 
-    let r = app.submit(&location, &format!("{location}/contacts"), &[("contact_email", "nobody-here@example.org")]).await;
+    let r =
+        app.submit(&location, &format!("{location}/contacts"), &[("contact_email", "nobody-here@example.org")]).await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("No active member has that email address"));
     assert!(r.body.contains("value=\"nobody-here@example.org\""));
@@ -49,10 +64,16 @@ async fn group_descriptions_are_sanitised(backend: Backend) {
     app.add_member("Ellis", "ellis@example.org", "member").await;
     app.sign_in("ellis@example.org").await;
     let r = app
-        .submit("/groups/new", "/groups/new", &[
-            ("name", "<script>alert(1)</script>"), ("description", "<img src=https://tracker.example/p.gif onerror=alert(1)> <script>alert(2)</script>hi"),
-            ("lived_experience_led", "no"), ("visibility", "members"),
-        ])
+        .submit(
+            "/groups/new",
+            "/groups/new",
+            &[
+                ("name", "<script>alert(1)</script>"),
+                ("description", "<img src=https://tracker.example/p.gif onerror=alert(1)> <script>alert(2)</script>hi"),
+                ("lived_experience_led", "no"),
+                ("visibility", "members"),
+            ],
+        )
         .await;
     let page = app.follow(r).await;
     assert!(!page.body.contains("<script>alert"), "{}", page.body);

@@ -8,8 +8,14 @@ use std::{
 };
 
 use constellate::{
-    core::{config::{Config, SettingsArgs}, state::AppState},
-    features::members::{domain::{EmailAddress, NewMember, Purpose}, store},
+    core::{
+        config::{Config, SettingsArgs},
+        state::AppState,
+    },
+    features::members::{
+        domain::{EmailAddress, NewMember, Purpose},
+        store,
+    },
     server,
 };
 use mailin_embedded::{response, Handler, Response};
@@ -164,9 +170,9 @@ pub async fn fresh_postgres() -> String {
     use sqlx::Connection;
     let admin = pg_admin_url();
     let name = unique("ct");
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL must be running for the tests ({admin}): {e}. Run scripts/test, which starts it."));
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL must be running for the tests ({admin}): {e}. Run scripts/test, which starts it.")
+    });
     sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
     format!("{base}/{name}")
@@ -241,7 +247,13 @@ impl TestApp {
         self.submit_with(&self.client, page, action, fields).await
     }
 
-    pub async fn submit_with(&self, client: &reqwest::Client, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+    pub async fn submit_with(
+        &self,
+        client: &reqwest::Client,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Page {
         let html = self.get_with(client, page).await.body;
         let token = csrf_in(&html);
         let mut all: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];

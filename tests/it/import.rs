@@ -13,7 +13,10 @@ crate::on_both_databases!(
 
 async fn upload(app: &TestApp, staff: &reqwest::Client, kind: &str, bytes: Vec<u8>) -> (u16, String) {
     let token = csrf_in(&app.get_with(staff, "/staff/import").await.body);
-    let form = Form::new().text("_csrf", token).text("kind", kind.to_string()).part("file", Part::bytes(bytes).file_name("export.csv"));
+    let form = Form::new()
+        .text("_csrf", token)
+        .text("kind", kind.to_string())
+        .part("file", Part::bytes(bytes).file_name("export.csv"));
     let r = staff.post(app.url("/staff/import")).multipart(form).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
@@ -23,7 +26,13 @@ fn content_of(report: &str) -> String {
     let start = report.find("<textarea name=\"content\"").expect("a commit form");
     let body = &report[start..];
     let text = &body[body.find('>').unwrap() + 1..body.find("</textarea>").unwrap()];
-    text.replace("&#34;", "\"").replace("&quot;", "\"").replace("&#39;", "'").replace("&#60;", "<").replace("&#62;", ">").replace("&amp;", "&").replace("&#38;", "&")
+    text.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
 }
 
 async fn members_count(app: &TestApp) -> i64 {
@@ -47,7 +56,12 @@ async fn a_bad_file_gets_a_row_by_row_report_and_imports_nothing(backend: Backen
 
     let (status, body) = upload(&app, &staff, "members", b"Colour,Shape\nred,round\n".to_vec()).await;
     assert_eq!(status, 422);
-    assert!(body.contains("No column for &#39;name&#39;") || body.contains("No column for 'name'") || body.contains("No column for &#x27;name&#x27;"), "{body}");
+    assert!(
+        body.contains("No column for &#39;name&#39;")
+            || body.contains("No column for 'name'")
+            || body.contains("No column for &#x27;name&#x27;"),
+        "{body}"
+    );
 
     let (status, body) = upload(&app, &staff, "members", vec![]).await;
     assert_eq!(status, 422);
@@ -71,19 +85,41 @@ async fn a_windows_spreadsheet_imports_whole_with_duplicates_reported_not_double
     assert!(report.contains("already@example.org is already a member"));
 
     let content = content_of(&report);
-    let r = app.submit_with(&staff, "/staff/import", "/staff/import/commit", &[("kind", "members"), ("content", content.as_str())]).await;
+    let r = app
+        .submit_with(
+            &staff,
+            "/staff/import",
+            "/staff/import/commit",
+            &[("kind", "members"), ("content", content.as_str())],
+        )
+        .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let names: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT display_name, communities FROM members WHERE email IN ('renee@example.org', 'mac@example.org') ORDER BY email")
             .fetch_all(&app.state.db.pool)
             .await
             .unwrap();
-    assert_eq!(names, vec![("O'Neil, \"Mac\"".to_string(), None), ("Renée Martin".to_string(), Some("Carers; Young people".to_string()))]);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = 'already@example.org'").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(
+        names,
+        vec![
+            ("O'Neil, \"Mac\"".to_string(), None),
+            ("Renée Martin".to_string(), Some("Carers; Young people".to_string()))
+        ]
+    );
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = 'already@example.org'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     // Committing the same file again adds nothing: every row is now a duplicate.
     let before = members_count(&app).await;
-    app.submit_with(&staff, "/staff/import", "/staff/import/commit", &[("kind", "members"), ("content", content.as_str())]).await;
+    app.submit_with(
+        &staff,
+        "/staff/import",
+        "/staff/import/commit",
+        &[("kind", "members"), ("content", content.as_str())],
+    )
+    .await;
     assert_eq!(members_count(&app).await, before);
 }
 
@@ -99,7 +135,14 @@ async fn groups_import_links_contacts_by_email(backend: Backend) {
     let (status, report) = upload(&app, &staff, "groups", good.as_bytes().to_vec()).await;
     assert_eq!(status, 200);
     let content = content_of(&report);
-    let r = app.submit_with(&staff, "/staff/import", "/staff/import/commit", &[("kind", "groups"), ("content", content.as_str())]).await;
+    let r = app
+        .submit_with(
+            &staff,
+            "/staff/import",
+            "/staff/import/commit",
+            &[("kind", "groups"), ("content", content.as_str())],
+        )
+        .await;
     assert_eq!(r.status, 303);
     let groups = constellate::features::members::store::contact_groups(&app.state.db, contact).await.unwrap();
     assert_eq!(groups.len(), 1);
@@ -125,7 +168,9 @@ async fn a_large_file_checks_and_commits_in_one_transaction(backend: Backend) {
     let staff = app.staff("staff").await;
     let mut csv = String::from("name,email,region,communities,bulletin,directory,research\n");
     for i in 0..3000 {
-        csv.push_str(&format!("Person Number {i},person.{i}@example.net,North West,\"Carers, Peer support, Young people\",yes,no,yes\n"));
+        csv.push_str(&format!(
+            "Person Number {i},person.{i}@example.net,North West,\"Carers, Peer support, Young people\",yes,no,yes\n"
+        ));
     }
     assert!(csv.len() > 256 * 1024, "bigger than an ordinary form");
     let (status, report) = upload(&app, &staff, "members", csv.into_bytes()).await;
@@ -133,7 +178,14 @@ async fn a_large_file_checks_and_commits_in_one_transaction(backend: Backend) {
     assert!(report.contains("<strong>3000</strong> members to add"));
     let content = content_of(&report);
     let before = members_count(&app).await;
-    let r = app.submit_with(&staff, "/staff/import", "/staff/import/commit", &[("kind", "members"), ("content", content.as_str())]).await;
+    let r = app
+        .submit_with(
+            &staff,
+            "/staff/import",
+            "/staff/import/commit",
+            &[("kind", "members"), ("content", content.as_str())],
+        )
+        .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(members_count(&app).await, before + 3000);
 }
@@ -143,8 +195,13 @@ async fn an_upload_without_the_forms_token_is_refused(backend: Backend) {
     let staff = app.staff("staff").await;
     let token = csrf_in(&app.get_with(&staff, "/staff/import").await.body);
     for form in [
-        Form::new().text("kind", "members").part("file", Part::bytes(b"name,email\nA,a@example.org\n".to_vec()).file_name("a.csv")),
-        Form::new().text("_csrf", "forged").text("kind", "members").part("file", Part::bytes(b"name,email\n".to_vec()).file_name("a.csv")),
+        Form::new()
+            .text("kind", "members")
+            .part("file", Part::bytes(b"name,email\nA,a@example.org\n".to_vec()).file_name("a.csv")),
+        Form::new()
+            .text("_csrf", "forged")
+            .text("kind", "members")
+            .part("file", Part::bytes(b"name,email\n".to_vec()).file_name("a.csv")),
     ] {
         // A token in the address is not accepted either: it would end up in browser history.
         let r = staff.post(app.url(&format!("/staff/import?_csrf={token}"))).multipart(form).send().await.unwrap();

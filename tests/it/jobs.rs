@@ -21,11 +21,12 @@ fn mail(to: &str) -> Email {
 
 async fn wait_for_status(app: &crate::harness::TestApp, id: i64, status: &str) -> (String, i64, Option<String>) {
     for _ in 0..300 {
-        let row: (String, i64, Option<String>) = sqlx::query_as("SELECT status, attempts, last_error FROM jobs WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
+        let row: (String, i64, Option<String>) =
+            sqlx::query_as("SELECT status, attempts, last_error FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
         if row.0 == status {
             return row;
         }
@@ -54,7 +55,11 @@ async fn a_temporary_failure_is_retried_later_with_backoff(backend: Backend) {
     app.state.jobs_waiting.notify_one();
     for _ in 0..300 {
         let (status, attempts, run_at, created): (String, i64, i64, i64) =
-            sqlx::query_as("SELECT status, attempts, run_at, created_at FROM jobs WHERE id = $1").bind(id).fetch_one(&app.state.db.pool).await.unwrap();
+            sqlx::query_as("SELECT status, attempts, run_at, created_at FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
         if attempts == 1 && status == "queued" {
             assert!(run_at >= created + 30, "retried no sooner than the backoff");
             return;
@@ -93,7 +98,12 @@ async fn two_workers_on_one_database_never_send_the_same_job_twice(backend: Back
     }
     tx.commit().await.unwrap();
     let run = |state: constellate::core::state::AppState| async move {
-        let worker = Worker { db: state.db.clone(), mailer: state.mailer.clone(), notify: state.jobs_waiting.clone(), idle_poll: Duration::from_millis(10) };
+        let worker = Worker {
+            db: state.db.clone(),
+            mailer: state.mailer.clone(),
+            notify: state.jobs_waiting.clone(),
+            idle_poll: Duration::from_millis(10),
+        };
         let mut done = 0;
         while worker.run_one().await.unwrap() {
             done += 1;
@@ -131,7 +141,11 @@ async fn without_smtp_mail_goes_to_the_outbox_and_erasure_removes_it(backend: Ba
     assert_eq!(parsed.subject(), Some("Test"));
     assert!(parsed.body_html(0).is_some() && parsed.body_text(0).is_some(), "multipart: text and HTML");
     // A finished job keeps no copy of the message.
-    let payload: String = sqlx::query_scalar("SELECT payload FROM jobs WHERE id = $1").bind(job).fetch_one(&app.state.db.pool).await.unwrap();
+    let payload: String = sqlx::query_scalar("SELECT payload FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(payload, "{}");
     constellate::features::members::account::erase_member(&app.state, id).await.unwrap();
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 0, "outbox copy erased");

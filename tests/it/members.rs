@@ -76,13 +76,22 @@ async fn join_form_reports_every_error_and_keeps_what_was_typed(backend: Backend
         .submit(
             "/join/individual",
             "/join/individual",
-            &[("display_name", "Sam <b>Q</b>"), ("email", "not-an-email"), ("communities", "Carers"), ("consents", "directory")],
+            &[
+                ("display_name", "Sam <b>Q</b>"),
+                ("email", "not-an-email"),
+                ("communities", "Carers"),
+                ("consents", "directory"),
+            ],
         )
         .await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("Enter an email address in the correct format"));
     assert!(r.body.contains("value=\"not-an-email\""), "typed email kept");
-    assert!(r.body.contains("value=\"Sam &#60;b&#62;Q&#60;/b&#62;\"") || r.body.contains("value=\"Sam &lt;b&gt;Q&lt;/b&gt;\""), "typed name kept, escaped");
+    assert!(
+        r.body.contains("value=\"Sam &#60;b&#62;Q&#60;/b&#62;\"")
+            || r.body.contains("value=\"Sam &lt;b&gt;Q&lt;/b&gt;\""),
+        "typed name kept, escaped"
+    );
     assert!(r.body.contains("value=\"Carers\" checked"));
     assert!(r.body.contains("value=\"directory\" checked"));
     assert!(r.body.contains("aria-invalid=\"true\""));
@@ -98,8 +107,10 @@ async fn joining_again_with_the_same_email_does_not_make_a_second_account(backen
             .await;
         assert_eq!(r.status, 303);
     }
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = 'fern@example.org'").fetch_one(&app.state.db.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = 'fern@example.org'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 1);
     app.smtp.wait_for("fern@example.org", 2).await;
 }
@@ -111,7 +122,11 @@ async fn profile_edit_saves_and_refuses_bad_values(backend: Backend) {
     app.sign_in("kai@example.org").await;
 
     let r = app
-        .submit("/me/edit", "/me/edit", &[("display_name", ""), ("email", "other@example.org"), ("region", "Mars"), ("visibility", "public")])
+        .submit(
+            "/me/edit",
+            "/me/edit",
+            &[("display_name", ""), ("email", "other@example.org"), ("region", "Mars"), ("visibility", "public")],
+        )
         .await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("Enter a name or pseudonym"));
@@ -139,8 +154,11 @@ async fn profile_edit_saves_and_refuses_bad_values(backend: Backend) {
     assert!(me.body.contains("Young people; Students"));
     assert!(me.body.contains("Recorded (stored encrypted)"));
     // Access needs are sealed at rest.
-    let sealed: String =
-        sqlx::query_scalar("SELECT access_needs_enc FROM members WHERE id = $1").bind(id).fetch_one(&app.state.db.pool).await.unwrap();
+    let sealed: String = sqlx::query_scalar("SELECT access_needs_enc FROM members WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert!(!sealed.contains("Step-free"));
     assert_eq!(app.state.keys.decrypt(&sealed).unwrap(), "Step-free access please");
     let edit = app.get("/me/edit").await;
@@ -179,10 +197,14 @@ async fn reviewed_membership_waits_for_staff_approval(backend: Backend) {
     assert_eq!(app.get("/groups/new").await.status, 403);
 
     let staff = app.staff("staff").await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM members WHERE email = 'nia@example.org'").fetch_one(&app.state.db.pool).await.unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM members WHERE email = 'nia@example.org'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     let listing = app.get_with(&staff, "/staff/members?status=pending").await;
     assert!(listing.body.contains("nia@example.org"));
-    let r = app.submit_with(&staff, &format!("/staff/members/{id}"), &format!("/staff/members/{id}/approve"), &[]).await;
+    let r =
+        app.submit_with(&staff, &format!("/staff/members/{id}"), &format!("/staff/members/{id}/approve"), &[]).await;
     assert_eq!(r.status, 303);
     let welcome = app.smtp.wait_for("nia@example.org", 2).await;
     assert!(welcome.subject().starts_with("Welcome"));
@@ -199,9 +221,17 @@ async fn profile_page_honours_visibility(backend: Backend) {
     app.add_member("Viewer", "viewer@example.org", "member").await;
     app.sign_in_with(&viewer, "viewer@example.org").await;
     assert_eq!(app.get_with(&viewer, &path).await.status, 200);
-    sqlx::query("UPDATE members SET visibility = 'private' WHERE id = $1").bind(id).execute(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE members SET visibility = 'private' WHERE id = $1")
+        .bind(id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(app.get_with(&viewer, &path).await.status, 404);
-    sqlx::query("UPDATE members SET visibility = 'public' WHERE id = $1").bind(id).execute(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE members SET visibility = 'public' WHERE id = $1")
+        .bind(id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let public = app.get(&path).await;
     assert_eq!(public.status, 200);
     assert!(public.body.contains("<h1>Rowan</h1>"));

@@ -12,7 +12,13 @@ async fn a_member_downloads_everything_including_audit_entries_about_them(backen
     let app = spawn_app(backend).await;
     let id = app.add_member("Imani Okafor", "imani@example.org", "member").await;
     let staff = app.staff("staff").await;
-    app.submit_with(&staff, &format!("/staff/members/{id}"), &format!("/staff/members/{id}"), &[("staff_notes", "Prefers phone calls")]).await;
+    app.submit_with(
+        &staff,
+        &format!("/staff/members/{id}"),
+        &format!("/staff/members/{id}"),
+        &[("staff_notes", "Prefers phone calls")],
+    )
+    .await;
     app.sign_in("imani@example.org").await;
     let r = app.client.get(app.url("/me/export")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -66,15 +72,38 @@ async fn erasure_leaves_no_personal_data_in_any_table_or_the_outbox(backend: Bac
     let email = "zebedee.q@example.org";
     let id = app.add_member(name, email, "member").await;
     app.sign_in(email).await;
-    app.submit("/me/edit", "/me/edit", &[
-        ("display_name", name), ("email", email), ("region", "London"),
-        ("communities_other", "Quartermaine Collective"), ("visibility", "public"), ("access_needs", "BSL interpreter"),
-    ]).await;
-    app.submit("/groups/new", "/groups/new", &[
-        ("name", "Tuesday Walkers"), ("description", "We walk."), ("lived_experience_led", "yes"), ("visibility", "public"),
-    ]).await;
+    app.submit(
+        "/me/edit",
+        "/me/edit",
+        &[
+            ("display_name", name),
+            ("email", email),
+            ("region", "London"),
+            ("communities_other", "Quartermaine Collective"),
+            ("visibility", "public"),
+            ("access_needs", "BSL interpreter"),
+        ],
+    )
+    .await;
+    app.submit(
+        "/groups/new",
+        "/groups/new",
+        &[
+            ("name", "Tuesday Walkers"),
+            ("description", "We walk."),
+            ("lived_experience_led", "yes"),
+            ("visibility", "public"),
+        ],
+    )
+    .await;
     let staff = app.staff("staff").await;
-    app.submit_with(&staff, &format!("/staff/members/{id}"), &format!("/staff/members/{id}"), &[("staff_notes", "Zebedee called")]).await;
+    app.submit_with(
+        &staff,
+        &format!("/staff/members/{id}"),
+        &format!("/staff/members/{id}"),
+        &[("staff_notes", "Zebedee called")],
+    )
+    .await;
     // A message still waiting in the job table, and a rate-limit bucket keyed by the address.
     sqlx::query("UPDATE jobs SET status = 'queued', payload = $1 WHERE member_id = $2")
         .bind(format!("{{\"to\":\"{email}\",\"subject\":\"Hi {name}\",\"text\":\"x\"}}"))
@@ -95,14 +124,25 @@ async fn erasure_leaves_no_personal_data_in_any_table_or_the_outbox(backend: Bac
         assert!(found.is_empty(), "'{needle}' still in {found:?}");
     }
     let sealed: (Option<String>, Option<String>, String) =
-        sqlx::query_as("SELECT access_needs_enc, staff_notes_enc, status FROM members WHERE id = $1").bind(id).fetch_one(&app.state.db.pool).await.unwrap();
+        sqlx::query_as("SELECT access_needs_enc, staff_notes_enc, status FROM members WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
     assert_eq!(sealed, (None, None, "erased".to_string()));
     for table in ["sessions", "login_tokens", "consents", "member_search_terms", "group_contacts", "jobs"] {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE member_id = $1")).bind(id).fetch_one(&app.state.db.pool).await.unwrap();
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE member_id = $1"))
+            .bind(id)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
         assert_eq!(n, 0, "{table}");
     }
     // Counts kept: the anonymous row and the erasure counter; the group stays.
-    let erased: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'members_erased'").fetch_one(&app.state.db.pool).await.unwrap();
+    let erased: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'members_erased'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(erased, 1);
     let groups: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM groups").fetch_one(&app.state.db.pool).await.unwrap();
     assert_eq!(groups, 1);
@@ -117,7 +157,10 @@ async fn staff_views_and_exports_are_audit_logged_and_admins_can_read_the_log(ba
     assert_eq!(app.get_with(&staff, "/staff/members.csv").await.status, 200);
     assert_eq!(app.get_with(&staff, "/admin/audit").await.status, 403);
     let actions: Vec<(String, Option<i64>)> =
-        sqlx::query_as("SELECT action, subject_member_id FROM audit_log ORDER BY id").fetch_all(&app.state.db.pool).await.unwrap();
+        sqlx::query_as("SELECT action, subject_member_id FROM audit_log ORDER BY id")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
     assert_eq!(actions, vec![("view".into(), Some(id)), ("export".into(), Some(id)), ("export".into(), None)]);
     let admin = app.staff("admin").await;
     let log = app.get_with(&admin, "/admin/audit").await;

@@ -78,7 +78,10 @@ async fn backup_writes_a_consistent_copy_while_serving(backend: Backend) {
         Backend::Sqlite => {
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let copy = sqlx::SqlitePool::connect(&format!("sqlite://{}", target.display())).await.unwrap();
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = 'backup@example.org'").fetch_one(&copy).await.unwrap();
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = 'backup@example.org'")
+                .fetch_one(&copy)
+                .await
+                .unwrap();
             assert_eq!(n, 1);
         }
         Backend::Postgres => {
@@ -93,7 +96,12 @@ crate::on_both_databases!(absurd_page_numbers_are_answered_not_fatal);
 async fn absurd_page_numbers_are_answered_not_fatal(backend: Backend) {
     let app = spawn_app(backend).await;
     let staff = app.staff("admin").await;
-    for path in ["/groups?page=9223372036854775807", "/staff/members?page=9223372036854775807&q=a", "/staff/members?page=-9223372036854775808", "/admin/audit?page=9223372036854775807"] {
+    for path in [
+        "/groups?page=9223372036854775807",
+        "/staff/members?page=9223372036854775807&q=a",
+        "/staff/members?page=-9223372036854775808",
+        "/admin/audit?page=9223372036854775807",
+    ] {
         let status = app.get_with(&staff, path).await.status;
         assert_eq!(status, 200, "{path}");
     }

@@ -121,7 +121,11 @@ pub async fn send_sign_in_link(
     return_to: &str,
 ) -> AppResult<()> {
     let token = auth::issue_link(&mut *conn, Some(member_id), LinkPurpose::SignIn).await?;
-    let ret = if return_to == "/me" { String::new() } else { format!("?return_to={}", crate::core::error::urlencode(return_to)) };
+    let ret = if return_to == "/me" {
+        String::new()
+    } else {
+        format!("?return_to={}", crate::core::error::urlencode(return_to))
+    };
     let link = format!("{}/sign-in/link/{token}{ret}", state.config.base_url);
     let network = &state.config.network_name;
     let email = Email {
@@ -169,7 +173,10 @@ async fn sign_in_with_password(State(state): State<AppState>, ctx: Ctx, form: Fo
             signed_in_response(&state, id, &safe_return(&form.get("return_to"))).await
         }
         _ => {
-            errors.add("password_email", "The email address or password is not right. You can sign in with an emailed link instead.");
+            errors.add(
+                "password_email",
+                "The email address or password is not right. You can sign in with an emailed link instead.",
+            );
             Ok(sign_in_errors(&ctx, &form, errors))
         }
     }
@@ -202,7 +209,12 @@ fn link_expired(ctx: &Ctx) -> Response {
 }
 
 /// Showing a button first means mail scanners that open links do not use them up.
-async fn link_page(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String>, Query(q): Query<ReturnTo>) -> AppResult<Response> {
+async fn link_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    Query(q): Query<ReturnTo>,
+) -> AppResult<Response> {
     if auth::check_link(&state.db, &token, LinkPurpose::SignIn).await? != LinkState::Valid {
         return Ok(link_expired(&ctx));
     }
@@ -213,7 +225,12 @@ async fn link_page(State(state): State<AppState>, ctx: Ctx, Path(token): Path<St
     }))
 }
 
-async fn use_link(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String>, form: FormData) -> AppResult<Response> {
+async fn use_link(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
     let Some(Some(member_id)) = auth::redeem_link(&state.db, &token, LinkPurpose::SignIn).await? else {
         return Ok(link_expired(&ctx));
     };
@@ -258,7 +275,9 @@ pub async fn setup_link_if_needed(state: &AppState) -> Result<Option<String>, sq
 }
 
 async fn setup_page(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String>) -> AppResult<Response> {
-    if auth::check_link(&state.db, &token, LinkPurpose::Setup).await? != LinkState::Valid || auth::admin_exists(&state.db).await? {
+    if auth::check_link(&state.db, &token, LinkPurpose::Setup).await? != LinkState::Valid
+        || auth::admin_exists(&state.db).await?
+    {
         return Ok(link_expired(&ctx));
     }
     Ok(render(&SetupPage {
@@ -270,7 +289,12 @@ async fn setup_page(State(state): State<AppState>, ctx: Ctx, Path(token): Path<S
     }))
 }
 
-async fn setup(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String>, form: FormData) -> AppResult<Response> {
+async fn setup(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
     let mut errors = FormErrors::default();
     let name = parse_display_name(&form.get("display_name")).map_err(|e| errors.add("display_name", e)).ok();
     let email = EmailAddress::parse(&form.get("email")).map_err(|e| errors.add("email", e)).ok();
@@ -285,14 +309,21 @@ async fn setup(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String
         *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(response);
     };
-    if auth::admin_exists(&state.db).await? || auth::redeem_link(&state.db, &token, LinkPurpose::Setup).await?.is_none() {
+    if auth::admin_exists(&state.db).await? || auth::redeem_link(&state.db, &token, LinkPurpose::Setup).await?.is_none()
+    {
         return Ok(link_expired(&ctx));
     }
     let mut tx = state.db.pool.begin().await?;
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM members WHERE email = $1").bind(email.as_str()).fetch_optional(&mut *tx).await?;
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM members WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
     let id = match existing {
         Some(id) => {
-            sqlx::query("UPDATE members SET role = 'admin', status = 'active' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE members SET role = 'admin', status = 'active' WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             id
         }
         None => {

@@ -67,13 +67,9 @@ impl GroupInput {
             }
         };
         match (led, visibility) {
-            (Some(lived_experience_led), Some(visibility)) if errors.is_empty() => Ok(ValidGroup {
-                name,
-                description: self.description.clone(),
-                region,
-                lived_experience_led,
-                visibility,
-            }),
+            (Some(lived_experience_led), Some(visibility)) if errors.is_empty() => {
+                Ok(ValidGroup { name, description: self.description.clone(), region, lived_experience_led, visibility })
+            }
             _ => Err(errors),
         }
     }

@@ -60,11 +60,12 @@ async fn require_contact(state: &AppState, ctx: &Ctx, group_id: i64) -> AppResul
     if user.is_staff() {
         return Ok(());
     }
-    let found: Option<i64> = sqlx::query_scalar("SELECT member_id FROM group_contacts WHERE group_id = $1 AND member_id = $2")
-        .bind(group_id)
-        .bind(user.id)
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT member_id FROM group_contacts WHERE group_id = $1 AND member_id = $2")
+            .bind(group_id)
+            .bind(user.id)
+            .fetch_optional(&state.db.pool)
+            .await?;
     found.map(|_| ()).ok_or(AppError::Forbidden)
 }
 
@@ -153,7 +154,13 @@ struct ShowPage {
     contact_email: String,
 }
 
-async fn show_page(state: &AppState, ctx: &Ctx, id: i64, errors: FormErrors, contact_email: String) -> AppResult<Response> {
+async fn show_page(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    errors: FormErrors,
+    contact_email: String,
+) -> AppResult<Response> {
     let group = load(state, id).await?;
     if group.visibility != "public" && ctx.user.is_none() {
         return Err(AppError::NotFound);
@@ -198,7 +205,9 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
     let input = GroupInput::from_form(&form);
     let group = match input.validate() {
         Ok(g) => g,
-        Err(errors) => return Ok(form_page(&ctx, "Change the group's details", format!("/groups/{id}/edit"), input, errors)),
+        Err(errors) => {
+            return Ok(form_page(&ctx, "Change the group's details", format!("/groups/{id}/edit"), input, errors))
+        }
     };
     let mut tx = state.db.pool.begin().await?;
     sqlx::query(
@@ -213,7 +222,8 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    let contact_ids: Vec<(i64,)> = sqlx::query_as("SELECT member_id FROM group_contacts WHERE group_id = $1").bind(id).fetch_all(&mut *tx).await?;
+    let contact_ids: Vec<(i64,)> =
+        sqlx::query_as("SELECT member_id FROM group_contacts WHERE group_id = $1").bind(id).fetch_all(&mut *tx).await?;
     for (member_id,) in contact_ids {
         members::reindex(&mut tx, member_id).await?;
     }
@@ -222,7 +232,12 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
 }
 
 /// A contact adds another member (by their email) as a contact too.
-pub async fn add_contact(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, form: FormData) -> AppResult<Response> {
+pub async fn add_contact(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
     require_contact(&state, &ctx, id).await?;
     let typed = form.get("contact_email");
     let mut errors = FormErrors::default();

@@ -8,7 +8,10 @@ use axum::{
 use serde_json::json;
 
 use super::{
-    domain::{parse_communities, parse_display_name, parse_region, split_communities, EmailAddress, Purpose, Visibility, REGIONS},
+    domain::{
+        parse_communities, parse_display_name, parse_region, split_communities, EmailAddress, Purpose, Visibility,
+        REGIONS,
+    },
     store::{self, Member},
 };
 use crate::core::{
@@ -92,7 +95,8 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Ap
     let name = parse_display_name(&form.get("display_name")).map_err(|e| errors.add("display_name", e)).ok();
     let email = EmailAddress::parse(&form.get("email")).map_err(|e| errors.add("email", e)).ok();
     let region = parse_region(&form.get("region")).map_err(|e| errors.add("region", e)).ok();
-    let communities = parse_communities(&[], &form.get("communities_other")).map_err(|e| errors.add("communities_other", e)).ok();
+    let communities =
+        parse_communities(&[], &form.get("communities_other")).map_err(|e| errors.add("communities_other", e)).ok();
     let visibility = Visibility::parse(&form.get("visibility"));
     if visibility.is_none() {
         errors.add("visibility", "Choose who can see your profile");
@@ -108,7 +112,10 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Ap
             .fetch_optional(&state.db.pool)
             .await?;
         if taken.is_some() {
-            errors.add("email", "Another account uses that email address. Use a different one, or contact staff to merge accounts.");
+            errors.add(
+                "email",
+                "Another account uses that email address. Use a different one, or contact staff to merge accounts.",
+            );
         }
     }
     let (Some(name), Some(email), Some(region), Some(communities), Some(visibility), true) =
@@ -276,7 +283,8 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx) -> AppResult<Respon
     let user = ctx.user()?;
     if user.role == Role::Admin && count_admins(&state).await? <= 1 {
         return Err(AppError::BadRequest(
-            "You are the only admin. Make another member an admin first, so the network is not left without one.".into(),
+            "You are the only admin. Make another member an admin first, so the network is not left without one."
+                .into(),
         ));
     }
     erase_member(&state, user.id).await?;
@@ -286,7 +294,9 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx) -> AppResult<Respon
 }
 
 async fn count_admins(state: &AppState) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE role = 'admin' AND status <> 'erased'").fetch_one(&state.db.pool).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE role = 'admin' AND status <> 'erased'")
+        .fetch_one(&state.db.pool)
+        .await?)
 }
 
 #[derive(Template)]
@@ -300,7 +310,8 @@ struct ProfilePage {
 
 /// A member's profile as others see it, honouring the visibility they chose.
 pub async fn profile(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
-    let member = store::get(&state.db, id).await?.filter(|m| m.status == Status::Active.as_str()).ok_or(AppError::NotFound)?;
+    let member =
+        store::get(&state.db, id).await?.filter(|m| m.status == Status::Active.as_str()).ok_or(AppError::NotFound)?;
     let viewer = ctx.user.as_ref();
     let allowed = match Visibility::parse(&member.visibility) {
         Some(Visibility::Public) => true,

@@ -16,11 +16,12 @@ use super::{
 use crate::core::{
     audit::{self, Action},
     auth::Role,
+    cache::CachedMap,
     context::Ctx,
     db::Db,
     error::{AppError, AppResult},
-    forms::MAX_PAGE,
     forms::FormData,
+    forms::MAX_PAGE,
     jobs,
     layout::{redirect_with_notice, render, Page},
     mail::Email,
@@ -84,8 +85,14 @@ pub struct SearchResult {
 /// rare words pick the candidates through the term index (intersected) and only those are
 /// sorted, while common words are checked per member as the name (or date) index is walked
 /// until a page is full. Counts stop at [`COUNT_CAP`].
-pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sqlx::Error> {
-    let words = word_frequencies(db, super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6).collect()).await?;
+pub async fn search(
+    db: &Db,
+    known: &CachedMap<String, i64>,
+    query: &DirectoryQuery,
+) -> Result<SearchResult, sqlx::Error> {
+    let words =
+        word_frequencies(db, known, super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6).collect())
+            .await?;
     let region = REGIONS.iter().find(|r| **r == query.region);
     let status = ["active", "pending", "unconfirmed"].into_iter().find(|s| *s == query.status);
     let page = query.page.clamp(1, MAX_PAGE);
@@ -98,33 +105,43 @@ pub async fn search(db: &Db, query: &DirectoryQuery) -> Result<SearchResult, sql
     }
 }
 
-/// How many terms start with each word, counted up to [`RARE_WORD`] + 1, in one round trip.
-async fn word_frequencies(db: &Db, words: Vec<String>) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    if words.is_empty() {
-        return Ok(vec![]);
+/// How many terms start with each word, counted up to [`RARE_WORD`] + 1. Remembered for a few
+/// minutes: the figure only chooses between two plans that give the same answer.
+async fn word_frequencies(
+    db: &Db,
+    known: &CachedMap<String, i64>,
+    words: Vec<String>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let unknown: Vec<&String> = words.iter().filter(|w| known.get(w).is_none()).collect();
+    if !unknown.is_empty() {
+        let counts: Vec<String> = (0..unknown.len())
+            .map(|i| {
+                format!(
+                    "(SELECT COUNT(*) FROM (SELECT 1 FROM member_search_terms WHERE term >= ${} AND term < ${} LIMIT {}) c{i})",
+                    2 * i + 1,
+                    2 * i + 2,
+                    RARE_WORD + 1
+                )
+            })
+            .collect();
+        // One row of counts in one round trip; at most six words, read by position.
+        let sql = format!("SELECT {}", counts.join(", "));
+        let mut q = sqlx::query::<Any>(&sql);
+        for w in &unknown {
+            q = q.bind(w.to_string()).bind(upper_bound(w));
+        }
+        let row = q.fetch_one(&db.pool).await?;
+        for (i, w) in unknown.into_iter().enumerate() {
+            known.put(w.clone(), sqlx::Row::try_get::<i64, _>(&row, i)?);
+        }
     }
-    let counts: Vec<String> = (0..words.len())
-        .map(|i| {
-            format!(
-                "(SELECT COUNT(*) FROM (SELECT 1 FROM member_search_terms WHERE term >= ${} AND term < ${} LIMIT {}) c{i})",
-                2 * i + 1,
-                2 * i + 2,
-                RARE_WORD + 1
-            )
-        })
-        .collect();
-    // One row of counts; a word list is at most six long, so the columns are read by position.
-    let sql = format!("SELECT {}", counts.join(", "));
-    let mut q = sqlx::query::<Any>(&sql);
-    for w in &words {
-        q = q.bind(w.clone()).bind(upper_bound(w));
-    }
-    let row = q.fetch_one(&db.pool).await?;
-    words
+    Ok(words
         .into_iter()
-        .enumerate()
-        .map(|(i, w)| Ok((w, sqlx::Row::try_get::<i64, _>(&row, i)?)))
-        .collect()
+        .map(|w| {
+            let n = known.get(&w).unwrap_or(RARE_WORD + 1);
+            (w, n)
+        })
+        .collect())
 }
 
 /// The exclusive upper end of the terms that start with `word`.
@@ -142,8 +159,11 @@ async fn search_term_index(db: &Db, word: &str, page: i64) -> Result<SearchResul
          ORDER BY t.sort_name, t.member_id LIMIT {}",
         (offset + PAGE_SIZE + 1).max(COUNT_CAP + 1)
     );
-    let ranked: Vec<(String, i64)> =
-        sqlx::query_as::<Any, (String, i64)>(&sql).bind(word.to_string()).bind(upper_bound(word)).fetch_all(&db.pool).await?;
+    let ranked: Vec<(String, i64)> = sqlx::query_as::<Any, (String, i64)>(&sql)
+        .bind(word.to_string())
+        .bind(upper_bound(word))
+        .fetch_all(&db.pool)
+        .await?;
     let counted = (ranked.len() as i64).min(COUNT_CAP + 1);
     let ids: Vec<String> =
         ranked.iter().skip(offset as usize).take(PAGE_SIZE as usize + 1).map(|(_, id)| id.to_string()).collect();
@@ -151,7 +171,8 @@ async fn search_term_index(db: &Db, word: &str, page: i64) -> Result<SearchResul
         return Ok(SearchResult { rows: vec![], counted, has_next: false });
     }
     // The ids come from the database, never from the request: safe to inline.
-    let rows_sql = format!("SELECT {ROW_COLUMNS} FROM members WHERE id IN ({}) ORDER BY display_name, id", ids.join(", "));
+    let rows_sql =
+        format!("SELECT {ROW_COLUMNS} FROM members WHERE id IN ({}) ORDER BY display_name, id", ids.join(", "));
     page_of(fetch_rows(db, &rows_sql, &[]).await?, counted)
 }
 
@@ -218,7 +239,9 @@ async fn search_members(
 /// Members that have a term starting with every one of `words` (each rare, so few).
 async fn shared_members(db: &Db, words: &[&(String, i64)]) -> Result<Vec<i64>, sqlx::Error> {
     let selects: Vec<String> = (0..words.len())
-        .map(|i| format!("SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}", 2 * i + 1, 2 * i + 2))
+        .map(|i| {
+            format!("SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}", 2 * i + 1, 2 * i + 2)
+        })
         .collect();
     let sql = selects.join(" INTERSECT ");
     let mut q = sqlx::query_scalar::<Any, i64>(&sql);
@@ -280,8 +303,12 @@ struct DirectoryPage {
     regions: [&'static str; 12],
 }
 
-pub async fn directory(State(state): State<AppState>, ctx: Ctx, Query(query): Query<DirectoryQuery>) -> AppResult<Response> {
-    let result = search(&state.db, &query).await?;
+pub async fn directory(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(query): Query<DirectoryQuery>,
+) -> AppResult<Response> {
+    let result = search(&state.db, &state.word_frequencies, &query).await?;
     let found = match result.counted {
         1 => "1 member found".to_string(),
         n if n > COUNT_CAP => format!("More than {COUNT_CAP} members found: add a word or a filter to narrow the list"),
@@ -332,7 +359,12 @@ pub async fn member_detail(State(state): State<AppState>, ctx: Ctx, Path(id): Pa
 }
 
 /// Staff notes about a person are free text about them: stored encrypted.
-pub async fn update_member(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, form: FormData) -> AppResult<Response> {
+pub async fn update_member(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
     let staff = ctx.user()?;
     load(&state, id).await?;
     let notes = form.get("staff_notes");
@@ -356,12 +388,13 @@ pub async fn approve(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64
     let staff = ctx.user()?;
     let member = load(&state, id).await?;
     let mut tx = state.db.pool.begin().await?;
-    let changed = sqlx::query("UPDATE members SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
-        .bind(crate::core::time::now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let changed =
+        sqlx::query("UPDATE members SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
+            .bind(crate::core::time::now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     if changed == 1 {
         audit::record(&mut *tx, staff.id, Action::Approve, Some(id), "approved membership").await?;
         let network = &state.config.network_name;
@@ -393,14 +426,21 @@ pub async fn erase(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>)
     let staff = ctx.user()?;
     let member = load(&state, id).await?;
     if member.role == "admin" {
-        return Err(AppError::BadRequest("Admins cannot be erased from here. Change their role to member first.".into()));
+        return Err(AppError::BadRequest(
+            "Admins cannot be erased from here. Change their role to member first.".into(),
+        ));
     }
     audit::record(&state.db.pool, staff.id, Action::Erase, Some(id), "erased member at their request").await?;
     erase_member(&state, id).await?;
     Ok(redirect_with_notice(&state, "/staff/members", "member-erased"))
 }
 
-pub async fn change_role(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, form: FormData) -> AppResult<Response> {
+pub async fn change_role(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
     let admin = ctx.user()?;
     load(&state, id).await?;
     let role = match form.get("role").as_str() {

@@ -207,8 +207,9 @@ impl JoinInput {
         let name = parse_display_name(&self.display_name).map_err(|e| errors.add("display_name", e)).ok();
         let email = EmailAddress::parse(&self.email).map_err(|e| errors.add("email", e)).ok();
         let region = parse_region(&self.region).map_err(|e| errors.add("region", e)).ok();
-        let communities =
-            parse_communities(&self.communities, &self.communities_other).map_err(|e| errors.add("communities_other", e)).ok();
+        let communities = parse_communities(&self.communities, &self.communities_other)
+            .map_err(|e| errors.add("communities_other", e))
+            .ok();
         match (name, email, region, communities) {
             (Some(display_name), Some(email), Some(region), Some(communities)) if errors.is_empty() => Ok(NewMember {
                 display_name,
@@ -286,7 +287,10 @@ mod tests {
         };
         let member = input.validate().unwrap();
         assert_eq!(member.display_name, "River B");
-        assert_eq!(member.consents, vec![(Purpose::Bulletin, true), (Purpose::Directory, false), (Purpose::Research, false)]);
+        assert_eq!(
+            member.consents,
+            vec![(Purpose::Bulletin, true), (Purpose::Directory, false), (Purpose::Research, false)]
+        );
     }
 
     #[test]

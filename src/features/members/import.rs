@@ -76,7 +76,10 @@ fn field_for(kind: ImportKind, header: &str) -> Option<&'static str> {
             ("name", &["name", "groupname", "group"]),
             ("description", &["description", "whatthegroupdoes", "about", "whatwedo"]),
             ("region", &["region", "area", "nation", "location"]),
-            ("lived_experience_led", &["livedexperienceled", "userled", "ledbypeoplewithlivedexperience", "livedexperience"]),
+            (
+                "lived_experience_led",
+                &["livedexperienceled", "userled", "ledbypeoplewithlivedexperience", "livedexperience"],
+            ),
             ("contact_email", &["contactemail", "contact", "email", "emailaddress"]),
         ],
     };
@@ -120,7 +123,11 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            plan.problems.push(Problem { row: 1, field: "header".into(), message: format!("The header row could not be read: {e}") });
+            plan.problems.push(Problem {
+                row: 1,
+                field: "header".into(),
+                message: format!("The header row could not be read: {e}"),
+            });
             return Ok(plan);
         }
     };
@@ -134,7 +141,10 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
             plan.problems.push(Problem {
                 row: 1,
                 field: r.to_string(),
-                message: format!("No column for '{r}'. The first row must name the columns; found: {}", headers.iter().collect::<Vec<_>>().join(", ")),
+                message: format!(
+                    "No column for '{r}'. The first row must name the columns; found: {}",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ),
             });
         }
     }
@@ -153,7 +163,11 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                plan.problems.push(Problem { row, field: "row".into(), message: format!("This row could not be read: {e}") });
+                plan.problems.push(Problem {
+                    row,
+                    field: "row".into(),
+                    message: format!("This row could not be read: {e}"),
+                });
                 continue;
             }
         };
@@ -164,13 +178,15 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
         let get = |field: &str| -> String {
             columns.iter().position(|c| *c == Some(field)).and_then(|i| record.get(i)).unwrap_or("").to_string()
         };
-        let mut problem = |field: &str, message: String| plan.problems.push(Problem { row, field: field.into(), message });
+        let mut problem =
+            |field: &str, message: String| plan.problems.push(Problem { row, field: field.into(), message });
         match kind {
             ImportKind::Members => {
                 let name = parse_display_name(&get("name")).map_err(|e| problem("name", e)).ok();
                 let email = EmailAddress::parse(&get("email")).map_err(|e| problem("email", e.into())).ok();
                 let region = parse_region(&get("region")).map_err(|e| problem("region", e.into())).ok();
-                let communities = parse_communities(&[], &get("communities")).map_err(|e| problem("communities", e)).ok();
+                let communities =
+                    parse_communities(&[], &get("communities")).map_err(|e| problem("communities", e)).ok();
                 let mut consents = Vec::new();
                 for p in Purpose::ALL {
                     match yes(&get(p.key())) {
@@ -178,7 +194,9 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
                         Err(()) => problem(p.key(), "Use yes or no (or leave blank for no)".into()),
                     }
                 }
-                let (Some(display_name), Some(email), Some(region), Some(communities)) = (name, email, region, communities) else {
+                let (Some(display_name), Some(email), Some(region), Some(communities)) =
+                    (name, email, region, communities)
+                else {
                     continue;
                 };
                 if consents.len() != Purpose::ALL.len() {
@@ -188,7 +206,11 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
                     plan.duplicates.push(Problem {
                         row,
                         field: "email".into(),
-                        message: format!("{} is already a member{}; this row will be skipped", email.as_str(), if existing.contains(email.as_str()) { "" } else { " earlier in this file" }),
+                        message: format!(
+                            "{} is already a member{}; this row will be skipped",
+                            email.as_str(),
+                            if existing.contains(email.as_str()) { "" } else { " earlier in this file" }
+                        ),
                     });
                     continue;
                 }
@@ -204,11 +226,20 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
                     problem("description", "Say what the group does, in 2,000 characters or fewer".into());
                 }
                 let region = parse_region(&get("region")).map_err(|e| problem("region", e.into())).ok();
-                let led = yes(&get("lived_experience_led")).map_err(|_| problem("lived_experience_led", "Use yes or no".into())).ok();
-                let contact = EmailAddress::parse(&get("contact_email")).map_err(|e| problem("contact_email", e.into())).ok();
+                let led = yes(&get("lived_experience_led"))
+                    .map_err(|_| problem("lived_experience_led", "Use yes or no".into()))
+                    .ok();
+                let contact =
+                    EmailAddress::parse(&get("contact_email")).map_err(|e| problem("contact_email", e.into())).ok();
                 if let Some(c) = &contact {
                     if !members_by_email.contains(c.as_str()) {
-                        problem("contact_email", format!("No member has the email {}: import or add the contact as a member first", c.as_str()));
+                        problem(
+                            "contact_email",
+                            format!(
+                                "No member has the email {}: import or add the contact as a member first",
+                                c.as_str()
+                            ),
+                        );
                     }
                 }
                 let (Some(region), Some(led), Some(contact)) = (region, led, contact) else { continue };
@@ -217,7 +248,11 @@ pub async fn plan(state: &AppState, kind: ImportKind, text: &str) -> AppResult<P
                 }
                 let key = name.to_lowercase();
                 if existing.contains(&key) || !seen.insert(key) {
-                    plan.duplicates.push(Problem { row, field: "name".into(), message: format!("A group called '{name}' already exists; this row will be skipped") });
+                    plan.duplicates.push(Problem {
+                        row,
+                        field: "name".into(),
+                        message: format!("A group called '{name}' already exists; this row will be skipped"),
+                    });
                     continue;
                 }
                 let group = ValidGroup { name, description, region, lived_experience_led: led, visibility: "public" };
@@ -244,7 +279,10 @@ pub async fn apply(state: &AppState, plan: &Plan) -> AppResult<usize> {
     let members: Vec<_> = plan.members.iter().map(|m| (m, t)).collect();
     store::insert_many(&mut tx, &members, "active", "member").await?;
     for g in &plan.groups {
-        let contact: i64 = sqlx::query_scalar("SELECT id FROM members WHERE email = $1").bind(&g.contact_email).fetch_one(&mut *tx).await?;
+        let contact: i64 = sqlx::query_scalar("SELECT id FROM members WHERE email = $1")
+            .bind(&g.contact_email)
+            .fetch_one(&mut *tx)
+            .await?;
         crate::features::groups::store::insert(&mut tx, &g.group, contact, t).await?;
     }
     tx.commit().await?;
@@ -273,9 +311,11 @@ struct ReportPage {
 }
 
 fn report(ctx: &Ctx, kind: ImportKind, plan: Plan, content: String, committed_failed: bool) -> Response {
-    let title = if plan.problems.is_empty() { "Import check: ready to import" } else { "Error: Import check found problems" };
+    let title =
+        if plan.problems.is_empty() { "Import check: ready to import" } else { "Error: Import check found problems" };
     let has_problems = !plan.problems.is_empty();
-    let mut response = render(&ReportPage { page: Page::new(ctx, title), kind: kind.as_str(), plan, content, committed_failed });
+    let mut response =
+        render(&ReportPage { page: Page::new(ctx, title), kind: kind.as_str(), plan, content, committed_failed });
     if has_problems {
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -283,7 +323,10 @@ fn report(ctx: &Ctx, kind: ImportKind, plan: Plan, content: String, committed_fa
 }
 
 fn form_error(ctx: &Ctx, message: &str) -> Response {
-    let mut response = render(&ImportPage { page: Page::new(ctx, "Error: Import members and groups"), error: Some(message.to_string()) });
+    let mut response = render(&ImportPage {
+        page: Page::new(ctx, "Error: Import members and groups"),
+        error: Some(message.to_string()),
+    });
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     response
 }
@@ -312,14 +355,16 @@ pub async fn dry_run(State(state): State<AppState>, ctx: Ctx, mut multipart: Mul
 /// changed since) and imported whole, or not at all.
 pub async fn commit(State(state): State<AppState>, ctx: Ctx, form: FormData) -> AppResult<Response> {
     let staff = ctx.user()?;
-    let kind = ImportKind::parse(&form.get("kind")).ok_or_else(|| AppError::BadRequest("Unknown import kind.".into()))?;
+    let kind =
+        ImportKind::parse(&form.get("kind")).ok_or_else(|| AppError::BadRequest("Unknown import kind.".into()))?;
     let content = form.0.iter().find(|(k, _)| k == "content").map(|(_, v)| v.clone()).unwrap_or_default();
     let plan = plan(&state, kind, &content).await?;
     if !plan.problems.is_empty() {
         return Ok(report(&ctx, kind, plan, content, true));
     }
     let added = apply(&state, &plan).await?;
-    audit::record(&state.db.pool, staff.id, Action::Import, None, &format!("imported {added} {}", kind.as_str())).await?;
+    audit::record(&state.db.pool, staff.id, Action::Import, None, &format!("imported {added} {}", kind.as_str()))
+        .await?;
     Ok(redirect_with_notice(&state, "/staff/members", "imported"))
 }
 
@@ -336,12 +381,26 @@ pub async fn export_csv(State(state): State<AppState>, ctx: Ctx) -> AppResult<Re
         consent("directory"),
         consent("research")
     );
-    type Row = (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64, Option<i64>, Option<i64>, Option<i64>);
+    type Row = (
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
     let rows: Vec<Row> = sqlx::query_as(&sql).fetch_all(&state.db.pool).await?;
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(b"\xEF\xBB\xBF".to_vec());
     let yes_no = |v: Option<i64>| if v == Some(1) { "yes" } else { "no" };
     let write = |w: &mut csv::Writer<Vec<u8>>, rec: &[&str]| w.write_record(rec).map_err(AppError::internal);
-    write(&mut writer, &["id", "name", "email", "region", "communities", "status", "joined", "bulletin", "directory", "research"])?;
+    write(
+        &mut writer,
+        &["id", "name", "email", "region", "communities", "status", "joined", "bulletin", "directory", "research"],
+    )?;
     for (id, name, email, region, communities, status, joined, b, d, r) in &rows {
         write(
             &mut writer,
@@ -360,7 +419,8 @@ pub async fn export_csv(State(state): State<AppState>, ctx: Ctx) -> AppResult<Re
         )?;
     }
     let body = writer.into_inner().map_err(AppError::internal)?;
-    audit::record(&state.db.pool, staff.id, Action::Export, None, &format!("exported {} members as CSV", rows.len())).await?;
+    audit::record(&state.db.pool, staff.id, Action::Export, None, &format!("exported {} members as CSV", rows.len()))
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

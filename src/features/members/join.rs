@@ -18,7 +18,7 @@ use crate::{
         layout::{message, render, Page},
         state::AppState,
     },
-    features::accounts::{send_sign_in_link, limit_attempt},
+    features::accounts::{limit_attempt, send_sign_in_link},
 };
 
 #[derive(Template)]

@@ -65,14 +65,25 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Member>, sqlx:
 }
 
 /// Insert a member with their consents and search terms; returns the new id.
-pub async fn insert(conn: &mut AnyConnection, m: &NewMember, status: &str, role: &str, joined_at: i64) -> Result<i64, sqlx::Error> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    m: &NewMember,
+    status: &str,
+    role: &str,
+    joined_at: i64,
+) -> Result<i64, sqlx::Error> {
     let ids = insert_many(conn, &[(m, joined_at)], status, role).await?;
     Ok(ids[0])
 }
 
 /// Insert members (each with its join time), their consents and search terms; returns the ids
 /// in order. Everything goes in multi-row statements, so thousands take well under a second.
-pub async fn insert_many(conn: &mut AnyConnection, members: &[(&NewMember, i64)], status: &str, role: &str) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn insert_many(
+    conn: &mut AnyConnection,
+    members: &[(&NewMember, i64)],
+    status: &str,
+    role: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
     let rows = members
         .iter()
         .map(|(m, joined_at)| {
@@ -88,7 +99,8 @@ pub async fn insert_many(conn: &mut AnyConnection, members: &[(&NewMember, i64)]
             ]
         })
         .collect();
-    insert_rows(conn, "members (display_name, email, region, communities, status, role, joined_at, updated_at)", rows).await?;
+    insert_rows(conn, "members (display_name, email, region, communities, status, role, joined_at, updated_at)", rows)
+        .await?;
     // Emails are unique, so they find the new ids whatever order the database assigned them in.
     let mut ids_by_email = std::collections::HashMap::with_capacity(members.len());
     for chunk in members.chunks(500) {
@@ -119,7 +131,11 @@ pub async fn insert_many(conn: &mut AnyConnection, members: &[(&NewMember, i64)]
         let mut parts = vec![m.display_name.as_str(), m.email.as_str()];
         parts.extend(m.region.as_deref());
         parts.extend(m.communities.iter().map(String::as_str));
-        terms.extend(search_terms(&parts).into_iter().map(|t| vec![Value::Text(t), Value::Int(id), Value::Text(m.display_name.clone())]));
+        terms.extend(
+            search_terms(&parts)
+                .into_iter()
+                .map(|t| vec![Value::Text(t), Value::Int(id), Value::Text(m.display_name.clone())]),
+        );
     }
     insert_rows(conn, "consents (member_id, purpose, granted, wording_version, recorded_at)", consents).await?;
     insert_rows(conn, "member_search_terms (term, member_id, sort_name)", terms).await?;
@@ -159,15 +175,23 @@ async fn insert_rows(conn: &mut AnyConnection, target: &str, rows: Vec<Vec<Value
     Ok(())
 }
 
-pub async fn record_consent(conn: &mut AnyConnection, member_id: i64, purpose: Purpose, granted: bool, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO consents (member_id, purpose, granted, wording_version, recorded_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(member_id)
-        .bind(purpose.key())
-        .bind(granted as i64)
-        .bind(CONSENT_WORDING_VERSION)
-        .bind(at)
-        .execute(conn)
-        .await?;
+pub async fn record_consent(
+    conn: &mut AnyConnection,
+    member_id: i64,
+    purpose: Purpose,
+    granted: bool,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO consents (member_id, purpose, granted, wording_version, recorded_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(member_id)
+    .bind(purpose.key())
+    .bind(granted as i64)
+    .bind(CONSENT_WORDING_VERSION)
+    .bind(at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -189,7 +213,12 @@ pub async fn consent_history(db: &Db, member_id: i64) -> Result<Vec<ConsentRecor
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(purpose, granted, wording_version, recorded_at)| ConsentRecord { purpose, granted: granted != 0, wording_version, recorded_at })
+        .map(|(purpose, granted, wording_version, recorded_at)| ConsentRecord {
+            purpose,
+            granted: granted != 0,
+            wording_version,
+            recorded_at,
+        })
         .collect())
 }
 
@@ -220,7 +249,10 @@ pub async fn reindex(conn: &mut AnyConnection, member_id: i64) -> Result<(), sql
     let mut parts: Vec<&str> = [&name, &email, &region, &communities].iter().filter_map(|s| s.as_deref()).collect();
     parts.extend(groups.iter().map(|(g,)| g.as_str()));
     let sort_name = name.clone().unwrap_or_default();
-    let rows = search_terms(&parts).into_iter().map(|t| vec![Value::Text(t), Value::Int(member_id), Value::Text(sort_name.clone())]).collect();
+    let rows = search_terms(&parts)
+        .into_iter()
+        .map(|t| vec![Value::Text(t), Value::Int(member_id), Value::Text(sort_name.clone())])
+        .collect();
     insert_rows(conn, "member_search_terms (term, member_id, sort_name)", rows).await
 }
 
@@ -229,17 +261,21 @@ pub async fn reindex(conn: &mut AnyConnection, member_id: i64) -> Result<(), sql
 /// Returns the address that was erased, or None when there was no such member.
 pub async fn erase(db: &Db, member_id: i64) -> Result<Option<String>, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    let email: Option<Option<String>> = sqlx::query_scalar("SELECT email FROM members WHERE id = $1 AND status <> 'erased'")
-        .bind(member_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let email: Option<Option<String>> =
+        sqlx::query_scalar("SELECT email FROM members WHERE id = $1 AND status <> 'erased'")
+            .bind(member_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some(email) = email else { return Ok(None) };
     for table in ["sessions", "login_tokens", "consents", "member_search_terms", "group_contacts", "jobs"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE member_id = $1")).bind(member_id).execute(&mut *tx).await?;
     }
     if let Some(email) = &email {
         // Rate-limit buckets are keyed by address for their 15-minute window.
-        sqlx::query("DELETE FROM rate_limits WHERE bucket LIKE $1").bind(format!("%:email:{email}")).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM rate_limits WHERE bucket LIKE $1")
+            .bind(format!("%:email:{email}"))
+            .execute(&mut *tx)
+            .await?;
     }
     sqlx::query(
         "UPDATE members SET display_name = NULL, email = NULL, region = NULL, communities = NULL, password_hash = NULL, \
@@ -272,7 +308,12 @@ pub struct AuditEntry {
 }
 
 /// Audit entries about one member (for their download), or all (for admins), newest first.
-pub async fn audit_entries(db: &Db, subject: Option<i64>, limit: i64, offset: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+pub async fn audit_entries(
+    db: &Db,
+    subject: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let filter = if subject.is_some() { "WHERE a.subject_member_id = $3" } else { "WHERE $3 = $3" };
     let sql = format!(
         "SELECT a.id, a.actor_id, m.display_name, a.action, a.subject_member_id, a.detail, a.at FROM audit_log a \

@@ -64,7 +64,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> AppResult<Response> {
     let mut out = String::new();
     state.metrics.render_requests(&mut out);
-    let jobs: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetch_all(&state.db.pool).await?;
+    let jobs: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetch_all(&state.db.pool).await?;
     out.push_str("# HELP constellate_jobs Jobs in the job table by status.\n# TYPE constellate_jobs gauge\n");
     for status in ["queued", "running", "done", "failed"] {
         let n = jobs.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
