@@ -6,6 +6,7 @@
 //  - any request to a host other than 127.0.0.1 or localhost (recorded by the context);
 //  - an inline form error no field refers to, or an error summary that does not take focus;
 //  - content wider than the viewport at 320 CSS px (WCAG 1.4.10 reflow);
+//  - text cut off, or new horizontal scrolling, once the WCAG 1.4.12 text-spacing override is on;
 //  - an element reached by Tab with no visible focus indicator (outline or box-shadow), and,
 //    on a page where nothing has focus yet, a first Tab that does not reach the skip link.
 const assert = require('node:assert/strict');
@@ -173,6 +174,75 @@ async function checkReflow(page) {
   }
 }
 
+// WCAG 1.4.12: line height 1.5, paragraph spacing 2em, letter spacing 0.12em, word spacing 0.16em.
+const TEXT_SPACING_CSS = '* { line-height: 1.5 !important; letter-spacing: 0.12em !important; word-spacing: 0.16em !important; }'
+  + ' p { margin-bottom: 2em !important; }';
+const TEXT_SPACING_ID = 'gate-wcag-text-spacing';
+
+/** How far the page scrolls sideways at the current viewport (0 when it does not). */
+function horizontalOverflow(page) {
+  return page.evaluate(() => Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth));
+}
+
+/**
+ * WCAG 1.4.12 text spacing: with the override stylesheet on, no element that clips its overflow
+ * (overflow hidden or clip) may hold text that no longer fits, and the page must not scroll
+ * sideways further than it did without it. The stylesheet is added and removed by code the test
+ * evaluates, so this works the same with JavaScript off. Elements hidden on purpose (the
+ * .visually-hidden class, the skip link while it is off screen) are skipped.
+ */
+async function checkTextSpacing(page) {
+  const before = await horizontalOverflow(page);
+  await page.evaluate(({ css, id }) => {
+    const style = document.createElement('style');
+    style.id = id;
+    style.textContent = css;
+    (document.head || document.documentElement).appendChild(style);
+  }, { css: TEXT_SPACING_CSS, id: TEXT_SPACING_ID });
+  let r;
+  try {
+    r = await page.evaluate(() => {
+      const CLIPS = new Set(['hidden', 'clip']);
+      const describe = (el) => {
+        const cls = typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : '';
+        return `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${cls}`;
+      };
+      const hiddenOnPurpose = (el) => {
+        if (el.closest('.visually-hidden')) return true;
+        const skip = el.closest('.skip-link');
+        if (skip) {
+          const b = skip.getBoundingClientRect();
+          if (b.right <= 0 || b.bottom <= 0 || b.left >= innerWidth) return true;
+        }
+        return false;
+      };
+      const clipped = [];
+      for (const el of document.body.querySelectorAll('*')) {
+        const cs = getComputedStyle(el);
+        const clipsX = CLIPS.has(cs.overflowX);
+        const clipsY = CLIPS.has(cs.overflowY);
+        if (!clipsX && !clipsY) continue;
+        const text = (el.textContent || '').trim().replace(/\s+/g, ' ');
+        if (!text || hiddenOnPurpose(el)) continue;
+        const overX = clipsX ? el.scrollWidth - el.clientWidth : 0;
+        const overY = clipsY ? el.scrollHeight - el.clientHeight : 0;
+        if (overX > 1 || overY > 1) {
+          clipped.push(`${describe(el)} (overflow ${cs.overflowX}/${cs.overflowY}; content ${el.scrollWidth}×${el.scrollHeight} in a ${el.clientWidth}×${el.clientHeight} box) "${text.slice(0, 60)}"`);
+        }
+      }
+      const root = document.documentElement;
+      return { clipped: clipped.slice(0, 8), scroll: Math.max(0, root.scrollWidth - root.clientWidth) };
+    });
+  } finally {
+    await page.evaluate((id) => document.getElementById(id)?.remove(), TEXT_SPACING_ID);
+  }
+  assert.deepEqual(r.clipped, [], `Text is cut off with WCAG 1.4.12 text spacing on ${page.url()}`);
+  assert.ok(
+    r.scroll <= before + 1,
+    `With WCAG 1.4.12 text spacing, ${page.url()} scrolls sideways by ${r.scroll}px at ${page.viewportSize().width} CSS px wide (${before}px without it)`,
+  );
+}
+
 /** What has focus, and whether it shows: a non-none outline or box-shadow. */
 async function focused(page) {
   return page.evaluate(() => {
@@ -223,9 +293,10 @@ async function runGate(page, state) {
   await checkFormErrors(page);
   await checkAxe(page, state.javaScriptEnabled);
   await checkReflow(page);
+  await checkTextSpacing(page);
   await checkFocusVisible(page);
   state.gated = (state.gated || 0) + 1;
   return info;
 }
 
-module.exports = { runGate, NetworkLog, TitleRegistry, focused, pageKey, AXE_TAGS };
+module.exports = { runGate, checkTextSpacing, NetworkLog, TitleRegistry, focused, pageKey, AXE_TAGS, TEXT_SPACING_CSS };

@@ -65,14 +65,24 @@ class Journey {
     return response;
   }
 
-  /** Runs an action that loads a new page (a click, Enter on a form), then gates that page. */
-  async go(action, { status } = {}) {
+  /**
+   * Runs an action that loads a new page (a click, Enter on a form), then gates that page.
+   * `focus`: a selector that must have focus when the page opens (checked before the gate,
+   * whose Tab presses move focus on).
+   */
+  async go(action, { status, focus } = {}) {
     const navigation = this.page.waitForNavigation({ waitUntil: 'load' });
     await action();
     const response = await navigation;
     this.expectStatus(response, status);
+    if (focus) await this.expectFocus(focus);
     await this.gate();
     return response;
+  }
+
+  /** Presses a key (default Enter) on whatever has focus, expecting a new page; gates it. */
+  key(key = 'Enter', opts = {}) {
+    return this.go(() => this.page.keyboard.press(key), opts);
   }
 
   /** Clicks the link with this accessible name (within `scope`, a selector, if given). */
@@ -130,17 +140,69 @@ class Journey {
     }
   }
 
-  /** Presses Tab until the focused element matches `selector`; fails after `max` presses. */
-  async tabTo(selector, max = 40) {
-    for (let i = 0; i < max; i += 1) {
-      await this.page.keyboard.press('Tab');
-      if (await this.page.evaluate((s) => !!document.activeElement && document.activeElement.matches(s), selector)) {
+  /**
+   * Moves focus with the keyboard alone: presses Tab (Shift+Tab with `back: true`) until the
+   * focused element matches `selector` and, if `text` is given, reads exactly that text; checks
+   * it shows focus. Presses nothing if it already has focus. Fails after `max` presses.
+   * `tabTo('#email')`, `tabTo('#q', 20)`, `tabTo('main a', { text: 'Groups', back: true })`.
+   */
+  async tabTo(selector, opts = {}) {
+    const { max = 40, back = false, text } = typeof opts === 'number' ? { max: opts } : opts;
+    const want = text === undefined ? selector : `${selector} reading "${text}"`;
+    const here = () => this.page.evaluate(({ s, t }) => {
+      const el = document.activeElement;
+      if (!el || !el.matches(s)) return false;
+      return t == null || (el.textContent || el.value || '').trim().replace(/\s+/g, ' ') === t;
+    }, { s: selector, t: text ?? null });
+    for (let i = 0; i <= max; i += 1) {
+      if (await here()) {
         const f = await this.focused();
-        assert.ok(f.visible, `No visible focus indicator on ${selector} (${f.style})`);
+        assert.ok(f.visible, `No visible focus indicator on ${want} (${f.style})`);
         return f;
       }
+      if (i < max) await this.page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
     }
-    assert.fail(`${selector} was not reached with ${max} Tab presses on ${this.page.url()}`);
+    assert.fail(`${want} was not reached with ${max} ${back ? 'Shift+Tab' : 'Tab'} presses on ${this.page.url()}`);
+  }
+
+  /** Tabs to the link reading `name` (inside `scope`, a selector, if given). */
+  tabToLink(name, { scope, ...opts } = {}) {
+    return this.tabTo(scope ? `${scope} a[href]` : 'a[href]', { ...opts, text: name });
+  }
+
+  /** Tabs to the button reading `name`. */
+  tabToButton(name, opts = {}) {
+    return this.tabTo('button, input[type="submit"]', { ...opts, text: name });
+  }
+
+  /** Tabs to a text field, select or textarea and types into it (a select chooses by typing). */
+  async typeInto(selector, text, opts = {}) {
+    await this.tabTo(selector, opts);
+    await this.page.keyboard.type(text);
+  }
+
+  /**
+   * Tabs to a file input and opens the file picker with `key` (Space or Enter), as a keyboard
+   * user does, answering the picker with `files` (paths or { name, mimeType, buffer }).
+   */
+  async chooseFile(selector, files, { key = 'Space', ...opts } = {}) {
+    await this.tabTo(selector, opts);
+    const [chooser] = await Promise.all([this.page.waitForEvent('filechooser'), this.page.keyboard.press(key)]);
+    await chooser.setFiles(files);
+  }
+
+  /** The keyboard-only signUp(): join form and emailed sign-in link with Tab, typing and Enter. */
+  async signUpByKeyboard({ name, email }) {
+    await this.visit('/join/individual');
+    await this.typeInto('#display_name', name);
+    await this.typeInto('#email', email);
+    await this.tabToButton('Join');
+    await this.key('Enter');
+    await this.expectPath('/join/check-email');
+    await this.visit(await this.outbox.signInLink(email));
+    await this.tabToButton('Sign in');
+    await this.key('Enter');
+    await this.expectNotice('You are signed in.');
   }
 
   /** Fills the join form, reads the emailed link from the outbox, signs in: ends on /me. */
