@@ -35,6 +35,13 @@ fn content_of(report: &str) -> String {
         .replace("&#38;", "&")
 }
 
+/// Press "Import now" on a checked report, as a browser sends the form back.
+async fn commit(app: &TestApp, staff: &reqwest::Client, kind: &str, report: &str) -> crate::harness::Page {
+    let content = content_of(report);
+    app.submit_with(staff, "/staff/import", "/staff/import/commit", &[("kind", kind), ("content", content.as_str())])
+        .await
+}
+
 async fn members_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM members").fetch_one(&app.state.db.pool).await.unwrap()
 }
@@ -84,15 +91,7 @@ async fn a_windows_spreadsheet_imports_whole_with_duplicates_reported_not_double
     assert!(report.contains("<strong>2</strong> duplicates to skip"));
     assert!(report.contains("already@example.org is already a member"));
 
-    let content = content_of(&report);
-    let r = app
-        .submit_with(
-            &staff,
-            "/staff/import",
-            "/staff/import/commit",
-            &[("kind", "members"), ("content", content.as_str())],
-        )
-        .await;
+    let r = commit(&app, &staff, "members", &report).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let names: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT display_name, communities FROM members WHERE email IN ('renee@example.org', 'mac@example.org') ORDER BY email")
@@ -113,13 +112,7 @@ async fn a_windows_spreadsheet_imports_whole_with_duplicates_reported_not_double
     assert_eq!(n, 1);
     // Committing the same file again adds nothing: every row is now a duplicate.
     let before = members_count(&app).await;
-    app.submit_with(
-        &staff,
-        "/staff/import",
-        "/staff/import/commit",
-        &[("kind", "members"), ("content", content.as_str())],
-    )
-    .await;
+    commit(&app, &staff, "members", &report).await;
     assert_eq!(members_count(&app).await, before);
 }
 
@@ -134,15 +127,7 @@ async fn groups_import_links_contacts_by_email(backend: Backend) {
     let good = "Group name,Description,Contact email\nLeeds Listeners,We listen.,contact@example.org\n";
     let (status, report) = upload(&app, &staff, "groups", good.as_bytes().to_vec()).await;
     assert_eq!(status, 200);
-    let content = content_of(&report);
-    let r = app
-        .submit_with(
-            &staff,
-            "/staff/import",
-            "/staff/import/commit",
-            &[("kind", "groups"), ("content", content.as_str())],
-        )
-        .await;
+    let r = commit(&app, &staff, "groups", &report).await;
     assert_eq!(r.status, 303);
     let groups = constellate::features::members::store::contact_groups(&app.state.db, contact).await.unwrap();
     assert_eq!(groups.len(), 1);
@@ -176,16 +161,8 @@ async fn a_large_file_checks_and_commits_in_one_transaction(backend: Backend) {
     let (status, report) = upload(&app, &staff, "members", csv.into_bytes()).await;
     assert_eq!(status, 200);
     assert!(report.contains("<strong>3000</strong> members to add"));
-    let content = content_of(&report);
     let before = members_count(&app).await;
-    let r = app
-        .submit_with(
-            &staff,
-            "/staff/import",
-            "/staff/import/commit",
-            &[("kind", "members"), ("content", content.as_str())],
-        )
-        .await;
+    let r = commit(&app, &staff, "members", &report).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(members_count(&app).await, before + 3000);
 }
