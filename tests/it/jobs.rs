@@ -20,7 +20,7 @@ fn mail(to: &str) -> Email {
 }
 
 async fn wait_for_status(app: &crate::harness::TestApp, id: i64, status: &str) -> (String, i64, Option<String>) {
-    for _ in 0..300 {
+    for _ in 0..1500 {
         let row: (String, i64, Option<String>) =
             sqlx::query_as("SELECT status, attempts, last_error FROM jobs WHERE id = $1")
                 .bind(id)
@@ -32,7 +32,7 @@ async fn wait_for_status(app: &crate::harness::TestApp, id: i64, status: &str) -
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("job {id} never reached {status}");
+    panic!("job {id} never reached {status} within 30 s");
 }
 
 async fn a_permanently_refused_address_ends_in_a_visible_failed_state(backend: Backend) {
@@ -53,7 +53,7 @@ async fn a_temporary_failure_is_retried_later_with_backoff(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.smtp_url = Some("smtp://127.0.0.1:9".into())).await;
     let id = jobs::enqueue_mail(&app.state.db.pool, &mail("later@example.org"), None).await.unwrap();
     app.state.jobs_waiting.notify_one();
-    for _ in 0..300 {
+    for _ in 0..1500 {
         let (status, attempts, run_at, created): (String, i64, i64, i64) =
             sqlx::query_as("SELECT status, attempts, run_at, created_at FROM jobs WHERE id = $1")
                 .bind(id)
@@ -71,14 +71,17 @@ async fn a_temporary_failure_is_retried_later_with_backoff(backend: Backend) {
 
 async fn a_job_left_running_by_a_crashed_process_is_picked_up_again(backend: Backend) {
     let app = spawn_app(backend).await;
-    let id = jobs::enqueue_mail(&app.state.db.pool, &mail("crash@example.org"), None).await.unwrap();
-    // As a process killed mid-send leaves it: claimed, lease not yet expired.
+    // As a process killed mid-send leaves it: claimed, lease not yet expired. Queued and claimed
+    // in one transaction, so this instance's worker never sees it as merely queued.
+    let mut tx = app.state.db.pool.begin().await.unwrap();
+    let id = jobs::enqueue_mail(&mut *tx, &mail("crash@example.org"), None).await.unwrap();
     sqlx::query("UPDATE jobs SET status = 'running', attempts = 1, locked_until = $1 WHERE id = $2")
         .bind(constellate::core::time::now() + 2)
         .bind(id)
-        .execute(&app.state.db.pool)
+        .execute(&mut *tx)
         .await
         .unwrap();
+    tx.commit().await.unwrap();
     app.state.jobs_waiting.notify_one();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.smtp.to("crash@example.org").is_empty(), "not taken while the lease holds");
@@ -112,7 +115,7 @@ async fn two_workers_on_one_database_never_send_the_same_job_twice(backend: Back
     };
     let (a, b, c) = tokio::join!(run(app.state.clone()), run(second.clone()), run(second));
     // The app's own background worker may take some too; all that matters is the SMTP server's view.
-    for _ in 0..300 {
+    for _ in 0..1500 {
         if app.smtp.all().len() >= total {
             break;
         }
