@@ -187,7 +187,18 @@ class Journey {
    */
   async chooseFile(selector, files, { key = 'Space', ...opts } = {}) {
     await this.tabTo(selector, opts);
-    const [chooser] = await Promise.all([this.page.waitForEvent('filechooser'), this.page.keyboard.press(key)]);
+    // Headless Chromium with JavaScript off now and then ignores the first key press on a file
+    // input right after a page load (seen about once in ten runs); a person would press again.
+    let chooser;
+    for (let attempt = 1; !chooser; attempt++) {
+      [chooser] = await Promise.all([
+        this.page.waitForEvent('filechooser', { timeout: 5000 }).catch((e) => {
+          if (attempt >= 3) throw e;
+          return undefined;
+        }),
+        this.page.keyboard.press(key),
+      ]);
+    }
     await chooser.setFiles(files);
   }
 

@@ -12,7 +12,7 @@ use axum::{
 
 use crate::core::{
     auth::{Role, SessionUser, Status},
-    context::Ctx,
+    context::{verify_csrf, Ctx, FORM_LIMIT},
     error::AppError,
     state::AppState,
 };
@@ -79,7 +79,7 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(Method::GET, path, access, get(handler))
+        self.add(Method::GET, path, access, FORM_LIMIT, get(handler))
     }
 
     pub fn post<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
@@ -87,7 +87,7 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(Method::POST, path, access, post(handler))
+        self.add(Method::POST, path, access, FORM_LIMIT, post(handler))
     }
 
     fn add(
@@ -95,9 +95,11 @@ impl Routes {
         method: Method,
         path: &'static str,
         access: Access,
+        limit: usize,
         route: axum::routing::MethodRouter<AppState>,
     ) -> Self {
-        let guarded = route.route_layer(middleware::from_fn(move |req: Request, next: Next| guard(access, req, next)));
+        let guarded =
+            route.route_layer(middleware::from_fn(move |req: Request, next: Next| guard(access, limit, req, next)));
         self.router = self.router.route(path, guarded);
         self.rules.push(Rule { method, path, access });
         self
@@ -115,7 +117,7 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(Method::POST, path, access, post(handler).layer(axum::extract::DefaultBodyLimit::max(limit)))
+        self.add(Method::POST, path, access, limit, post(handler).layer(axum::extract::DefaultBodyLimit::max(limit)))
     }
 
     pub fn into_parts(self) -> (Router<AppState>, Vec<Rule>) {
@@ -123,11 +125,21 @@ impl Routes {
     }
 }
 
-async fn guard(access: Access, req: Request, next: Next) -> Response {
-    let ctx = req.extensions().get::<Ctx>();
+/// Every route passes here: the access rule first, then, for a state-changing request, the
+/// CSRF check, which reads the body within this route's size limit.
+async fn guard(access: Access, limit: usize, req: Request, next: Next) -> Response {
+    let Some(ctx) = req.extensions().get::<Ctx>().cloned() else {
+        return AppError::internal("context middleware missing").into_response();
+    };
     let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    match access.check(ctx.and_then(|c| c.user.as_ref()), path) {
-        Ok(()) => next.run(req).await,
+    if let Err(e) = access.check(ctx.user.as_ref(), path) {
+        return e.into_response();
+    }
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return next.run(req).await;
+    }
+    match verify_csrf(&ctx, req, limit).await {
+        Ok(req) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }

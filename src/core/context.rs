@@ -1,13 +1,13 @@
 //! Per-request context: who is signed in, the CSRF token, the client address, a flash notice.
 //!
-//! One middleware builds it for every request and, for every state-changing request, checks
-//! the CSRF token in one place, so no handler can forget to.
+//! One middleware builds it for every request; the route guard (`access.rs`) checks the CSRF
+//! token of every state-changing request with [`verify_csrf`], so no handler can forget to.
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     body::Body,
     extract::{ConnectInfo, FromRequestParts, Request, State},
-    http::{header, request::Parts, HeaderMap, HeaderValue, Method},
+    http::{header, request::Parts, HeaderMap, HeaderValue},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -89,14 +89,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     };
     let notice = cookie(req.headers(), "flash").map(crate::core::layout::notice_text).filter(|s| !s.is_empty());
     let ctx = Ctx { user, csrf, ip: client_ip(&state, &req), notice: notice.map(str::to_owned) };
-
-    if is_state_changing(req.method()) {
-        req = match verify_csrf(&ctx, req).await {
-            Ok(req) => req,
-            Err(e) => return e.into_response(),
-        };
-    }
-    let had_flash = ctx.notice.is_some() || cookie(req.headers(), "flash").is_some();
+    let had_flash = cookie(req.headers(), "flash").is_some();
     req.extensions_mut().insert(ctx);
     let mut response = next.run(req).await;
     if let Some(token) = new_csrf {
@@ -114,14 +107,10 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     response
 }
 
-fn is_state_changing(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
 /// Checks the request came from our own page: the Origin (when the browser sends one) must be
 /// ours, and the `_csrf` field of the form (ordinary or multipart) must match. The body is read
 /// here, within the route's size limit, and handed on unchanged.
-async fn verify_csrf(ctx: &Ctx, req: Request) -> Result<Request, AppError> {
+pub async fn verify_csrf(ctx: &Ctx, req: Request, limit: usize) -> Result<Request, AppError> {
     if let (Some(origin), Some(host)) = (req.headers().get(header::ORIGIN), req.headers().get(header::HOST)) {
         let origin = origin.to_str().unwrap_or("");
         let host = host.to_str().unwrap_or("");
@@ -129,7 +118,6 @@ async fn verify_csrf(ctx: &Ctx, req: Request) -> Result<Request, AppError> {
             return Err(AppError::Csrf);
         }
     }
-    let limit = if req.uri().path().starts_with("/staff/import") { IMPORT_LIMIT } else { FORM_LIMIT };
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(AppError::TooLarge);

@@ -3,7 +3,7 @@ use std::sync::OnceLock;
 
 use askama::Template;
 use axum::{
-    http::{header, HeaderValue},
+    http::header,
     response::{Html, IntoResponse, Redirect, Response},
 };
 
@@ -103,13 +103,6 @@ pub fn notice_text(code: &str) -> &'static str {
 pub fn redirect_with_notice(state: &AppState, to: &str, code: &'static str) -> Response {
     let mut response = Redirect::to(to).into_response();
     response.headers_mut().append(header::SET_COOKIE, crate::core::context::set_cookie(state, "flash", code, Some(60)));
-    response
-}
-
-pub fn with_header(mut response: Response, name: header::HeaderName, value: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        response.headers_mut().insert(name, v);
-    }
     response
 }
 

@@ -298,8 +298,6 @@ pub async fn erase(db: &Db, member_id: i64) -> Result<Option<String>, sqlx::Erro
 
 #[derive(Clone, Debug)]
 pub struct AuditEntry {
-    pub id: i64,
-    pub actor_id: Option<i64>,
     pub actor_name: Option<String>,
     pub action: String,
     pub subject_member_id: Option<i64>,
@@ -314,18 +312,21 @@ pub async fn audit_entries(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let filter = if subject.is_some() { "WHERE a.subject_member_id = $3" } else { "WHERE $3 = $3" };
+    let filter = if subject.is_some() { "WHERE a.subject_member_id = $3" } else { "" };
     let sql = format!(
-        "SELECT a.id, a.actor_id, m.display_name, a.action, a.subject_member_id, a.detail, a.at FROM audit_log a \
+        "SELECT m.display_name, a.action, a.subject_member_id, a.detail, a.at FROM audit_log a \
          LEFT JOIN members m ON m.id = a.actor_id {filter} ORDER BY a.id DESC LIMIT $1 OFFSET $2"
     );
-    let rows: Vec<(i64, Option<i64>, Option<String>, String, Option<i64>, String, i64)> =
-        sqlx::query_as(&sql).bind(limit).bind(offset).bind(subject.unwrap_or(0)).fetch_all(&db.pool).await?;
-    Ok(rows
+    let mut query =
+        sqlx::query_as::<_, (Option<String>, String, Option<i64>, String, i64)>(&sql).bind(limit).bind(offset);
+    if let Some(subject) = subject {
+        query = query.bind(subject);
+    }
+    Ok(query
+        .fetch_all(&db.pool)
+        .await?
         .into_iter()
-        .map(|(id, actor_id, actor_name, action, subject_member_id, detail, at)| AuditEntry {
-            id,
-            actor_id,
+        .map(|(actor_name, action, subject_member_id, detail, at)| AuditEntry {
             actor_name,
             action,
             subject_member_id,
