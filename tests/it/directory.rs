@@ -91,3 +91,50 @@ async fn a_rare_word_pages_through_its_matches_in_name_order(backend: Backend) {
     assert_eq!(beyond.status, 200);
     assert_eq!(beyond.body.matches("<tr><td><a href=\"/staff/members/").count(), 0);
 }
+
+crate::on_both_databases!(a_word_starting_several_terms_lists_each_member_once_in_name_order);
+
+/// "pat" starts pat, patel, patience and patrick: the page merges those terms' lists, and a
+/// member with two of them ("Pat Patel") appears once. "quill" starts more terms than are
+/// merged, so its matches are read and sorted instead: the same answer either way.
+async fn a_word_starting_several_terms_lists_each_member_once_in_name_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (name, email) in [
+        ("Patrick Hale", "p1@example.org"),
+        ("Pat Patel", "p2@example.org"),
+        ("Patience Okoro", "p3@example.org"),
+        ("Amir Patel", "p4@example.org"),
+        ("Dora Nobody", "p5@example.org"),
+    ] {
+        app.add_member(name, email, "member").await;
+    }
+    for i in 0..12 {
+        app.add_member(&format!("Quill{} Writer", (b'a' + i) as char), &format!("q{i}@example.org"), "member").await;
+    }
+    let staff = app.staff("staff").await;
+    let names = |body: &str| -> Vec<String> {
+        body.split("<tr><td><a href=\"/staff/members/")
+            .skip(1)
+            .map(|row| row.split_once("\">").unwrap().1.split('<').next().unwrap().to_string())
+            .collect()
+    };
+    let pat = app.get_with(&staff, "/staff/members?q=pat").await;
+    assert!(pat.body.contains("4 members found."), "{}", pat.body);
+    assert_eq!(names(&pat.body), ["Amir Patel", "Pat Patel", "Patience Okoro", "Patrick Hale"]);
+    let quill = app.get_with(&staff, "/staff/members?q=quill").await;
+    assert!(quill.body.contains("12 members found."), "{}", quill.body);
+    assert_eq!(names(&quill.body).first().map(String::as_str), Some("Quilla Writer"));
+    assert_eq!(names(&quill.body).last().map(String::as_str), Some("Quilll Writer"));
+    // A page past the end still says how many there are.
+    let past = app.get_with(&staff, "/staff/members?q=pat&page=3").await;
+    assert!(past.body.contains("4 members found."), "{}", past.body);
+    assert!(names(&past.body).is_empty());
+    let past = app.get_with(&staff, "/staff/members?q=quill&page=3").await;
+    assert!(past.body.contains("12 members found."), "{}", past.body);
+    // Two words: candidates from both, counted in the same statement as the page.
+    let two = app.get_with(&staff, "/staff/members?q=pat+okoro").await;
+    assert!(two.body.contains("1 member found."), "{}", two.body);
+    assert_eq!(names(&two.body), ["Patience Okoro"]);
+    let none = app.get_with(&staff, "/staff/members?q=pat+zzz").await;
+    assert!(none.body.contains("0 members found"), "{}", none.body);
+}

@@ -80,8 +80,10 @@ pub struct SearchResult {
 
 /// Search by word prefixes (name, email, region, community, group), filter and sort.
 ///
-/// The cost stays small at 100,000 members whatever is typed. A page sorted by name for one rare
-/// word is read from the search-term index alone (which carries each member's name). Otherwise
+/// The cost stays small at 100,000 members whatever is typed. A page sorted by name for one
+/// word is merged from the lists of the few terms it starts (the term index carries each
+/// member's name, so each list is already in order); a word that starts many terms but is rare
+/// has its matches read and sorted from the same index. Otherwise
 /// rare words pick the candidates through the term index (intersected) and only those are
 /// sorted, while common words are checked per member as the name (or date) index is walked
 /// until a page is full. Counts stop at [`COUNT_CAP`].
@@ -90,19 +92,96 @@ pub async fn search(
     known: &CachedMap<String, i64>,
     query: &DirectoryQuery,
 ) -> Result<SearchResult, sqlx::Error> {
-    let words =
-        word_frequencies(db, known, super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6).collect())
-            .await?;
+    let words: Vec<String> = super::domain::search_terms(&[query.q.as_str()]).into_iter().take(6).collect();
     let region = REGIONS.iter().find(|r| **r == query.region);
     let status = ["active", "pending", "unconfirmed"].into_iter().find(|s| *s == query.status);
     let page = query.page.clamp(1, MAX_PAGE);
     let by_name = !matches!(query.sort.as_str(), "newest" | "oldest");
+    if let [word] = words.as_slice() {
+        if by_name && region.is_none() && status.is_none() {
+            let variants = term_variants(db, word).await?;
+            if variants.len() <= MAX_VARIANTS {
+                return merge_term_lists(db, &variants, page).await;
+            }
+        }
+    }
+    let words = word_frequencies(db, known, words).await?;
     match words.as_slice() {
         [(word, matches)] if *matches <= RARE_WORD && by_name && region.is_none() && status.is_none() => {
             search_term_index(db, word, page).await
         }
         _ => search_members(db, &words, region.copied(), status, &query.sort, page).await,
     }
+}
+
+/// A typed word usually starts only a few distinct terms ("okafor" → okafor; "pat" → patel,
+/// patrick). Up to this many, a page is merged from each term's list, which the term index
+/// already keeps in name order.
+const MAX_VARIANTS: usize = 8;
+
+/// The distinct terms that start with `word`, up to [`MAX_VARIANTS`] + 1, found by hopping
+/// from one term to the next in the index (a seek each) rather than reading every match.
+async fn term_variants(db: &Db, word: &str) -> Result<Vec<String>, sqlx::Error> {
+    let sql = format!(
+        "WITH RECURSIVE v(term) AS ( \
+           SELECT MIN(term) FROM member_search_terms WHERE term >= $1 AND term < $2 \
+           UNION ALL SELECT (SELECT MIN(term) FROM member_search_terms WHERE term > v.term AND term < $2) \
+           FROM v WHERE v.term IS NOT NULL) \
+         SELECT term FROM v WHERE term IS NOT NULL LIMIT {}",
+        MAX_VARIANTS + 1
+    );
+    sqlx::query_scalar::<Any, String>(&sql).bind(word.to_string()).bind(upper_bound(word)).fetch_all(&db.pool).await
+}
+
+/// One word, sorted by name, read as a merge of its terms' lists: each list is read in index
+/// order only as far as this page (and the count, up to [`COUNT_CAP`]) needs, the lists are
+/// merged without duplicates, and the page's members are joined in the same statement.
+async fn merge_term_lists(db: &Db, terms: &[String], page: i64) -> Result<SearchResult, sqlx::Error> {
+    if terms.is_empty() {
+        return Ok(SearchResult { rows: vec![], counted: 0, has_next: false });
+    }
+    let limit = (page * PAGE_SIZE + 1).max(COUNT_CAP + 1);
+    let lists: Vec<String> = (1..=terms.len())
+        .map(|i| {
+            format!(
+                "SELECT sort_name, member_id FROM (SELECT sort_name, member_id FROM member_search_terms \
+                 WHERE term = ${i} ORDER BY sort_name, member_id LIMIT {limit}) l{i}"
+            )
+        })
+        .collect();
+    let ranked =
+        format!("SELECT sort_name, member_id FROM ({}) h ORDER BY sort_name, member_id", lists.join(" UNION "));
+    let placeholders: Vec<String> = (1..=terms.len()).map(|i| format!("${i}")).collect();
+    let all = format!("SELECT DISTINCT member_id FROM member_search_terms WHERE term IN ({})", placeholders.join(", "));
+    page_from_ranked(db, &ranked, &all, terms, page).await
+}
+
+/// A page of members from `ranked` (member ids with their names, in name order), joined to
+/// their rows in one statement that also counts the matches up to [`COUNT_CAP`] + 1. `all`
+/// selects every match, for counting when the page is past the end.
+async fn page_from_ranked(
+    db: &Db,
+    ranked: &str,
+    all: &str,
+    binds: &[String],
+    page: i64,
+) -> Result<SearchResult, sqlx::Error> {
+    let offset = (page - 1) * PAGE_SIZE;
+    let limit = (offset + PAGE_SIZE + 1).max(COUNT_CAP + 1);
+    let sql = format!(
+        "WITH ranked AS ({ranked} LIMIT {limit}) \
+         SELECT m.id, m.display_name, m.email, m.region, m.communities, m.status, m.joined_at, \
+                (SELECT COUNT(*) FROM ranked) AS counted \
+         FROM (SELECT sort_name, member_id FROM ranked ORDER BY sort_name, member_id LIMIT {} OFFSET {offset}) p \
+         JOIN members m ON m.id = p.member_id ORDER BY p.sort_name, p.member_id",
+        PAGE_SIZE + 1
+    );
+    let (rows, counted) = fetch_counted(db, &sql, binds).await?;
+    let counted = match counted {
+        Some(n) => n.min(COUNT_CAP + 1),
+        None => count(db, all, binds).await?,
+    };
+    page_of(rows, counted)
 }
 
 /// How many terms start with each word, counted up to [`RARE_WORD`] + 1. Remembered for a few
@@ -149,31 +228,13 @@ fn upper_bound(word: &str) -> String {
     format!("{word}\u{10FFFF}")
 }
 
-/// One rare word, sorted by name: the matches are read and sorted from the term index (which
-/// carries names), far enough to fill this page and to count up to [`COUNT_CAP`], and only this
-/// page's members are fetched.
+/// One rare word that starts many terms, sorted by name: its matches are read and sorted from
+/// the term index (which carries names), and only this page's members are joined.
 async fn search_term_index(db: &Db, word: &str, page: i64) -> Result<SearchResult, sqlx::Error> {
-    let offset = (page - 1) * PAGE_SIZE;
-    let sql = format!(
-        "SELECT DISTINCT t.sort_name, t.member_id FROM member_search_terms t WHERE t.term >= $1 AND t.term < $2 \
-         ORDER BY t.sort_name, t.member_id LIMIT {}",
-        (offset + PAGE_SIZE + 1).max(COUNT_CAP + 1)
-    );
-    let ranked: Vec<(String, i64)> = sqlx::query_as::<Any, (String, i64)>(&sql)
-        .bind(word.to_string())
-        .bind(upper_bound(word))
-        .fetch_all(&db.pool)
-        .await?;
-    let counted = (ranked.len() as i64).min(COUNT_CAP + 1);
-    let ids: Vec<String> =
-        ranked.iter().skip(offset as usize).take(PAGE_SIZE as usize + 1).map(|(_, id)| id.to_string()).collect();
-    if ids.is_empty() {
-        return Ok(SearchResult { rows: vec![], counted, has_next: false });
-    }
-    // The ids come from the database, never from the request: safe to inline.
-    let rows_sql =
-        format!("SELECT {ROW_COLUMNS} FROM members WHERE id IN ({}) ORDER BY display_name, id", ids.join(", "));
-    page_of(fetch_rows(db, &rows_sql, &[]).await?, counted)
+    let matches = "FROM member_search_terms WHERE term >= $1 AND term < $2";
+    let ranked = format!("SELECT DISTINCT sort_name, member_id {matches} ORDER BY sort_name, member_id");
+    let all = format!("SELECT DISTINCT member_id {matches}");
+    page_from_ranked(db, &ranked, &all, &[word.to_string(), upper_bound(word)], page).await
 }
 
 async fn search_members(
@@ -187,17 +248,22 @@ async fn search_members(
     let mut clauses = vec!["status <> 'erased'".to_string()];
     let mut binds: Vec<String> = Vec::new();
     let (rare, common): (Vec<&(String, i64)>, Vec<&(String, i64)>) = words.iter().partition(|(_, n)| *n <= RARE_WORD);
-    // Rare words: their members found once, here, and named in the queries below.
-    let mut candidates = None;
+    // Rare words pick the candidates (members with a term starting each of them): few enough
+    // to filter and count whole.
     if !rare.is_empty() {
-        let ids = shared_members(db, &rare).await?;
-        if ids.is_empty() {
-            return Ok(SearchResult { rows: vec![], counted: 0, has_next: false });
-        }
-        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        // The ids come from the database, never from the request: safe to inline.
-        clauses.push(format!("id IN ({})", list.join(", ")));
-        candidates = Some(ids.len() as i64);
+        let selects: Vec<String> = rare
+            .iter()
+            .map(|(w, _)| {
+                binds.push(w.clone());
+                binds.push(upper_bound(w));
+                format!(
+                    "SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}",
+                    binds.len() - 1,
+                    binds.len()
+                )
+            })
+            .collect();
+        clauses.push(format!("id IN ({})", selects.join(" INTERSECT ")));
     }
     for (w, _) in &common {
         binds.push(w.clone());
@@ -222,33 +288,28 @@ async fn search_members(
         _ => "display_name, id",
     };
     let filter = clauses.join(" AND ");
-    let counted = match candidates {
-        // Members with search terms are never erased: with nothing else to filter, the
-        // candidates are the answer.
-        Some(n) if common.is_empty() && region.is_none() && status.is_none() => n.min(COUNT_CAP + 1),
-        _ => count(db, &format!("SELECT 1 FROM members WHERE {filter}"), &binds).await?,
+    let page_sql = |counted: &str| {
+        format!(
+            "SELECT {ROW_COLUMNS}, {counted} FROM members WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {}",
+            PAGE_SIZE + 1,
+            (page - 1) * PAGE_SIZE
+        )
     };
-    let list_sql = format!(
-        "SELECT {ROW_COLUMNS} FROM members WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {}",
-        PAGE_SIZE + 1,
-        (page - 1) * PAGE_SIZE
-    );
-    page_of(fetch_rows(db, &list_sql, &binds).await?, counted)
-}
-
-/// Members that have a term starting with every one of `words` (each rare, so few).
-async fn shared_members(db: &Db, words: &[&(String, i64)]) -> Result<Vec<i64>, sqlx::Error> {
-    let selects: Vec<String> = (0..words.len())
-        .map(|i| {
-            format!("SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}", 2 * i + 1, 2 * i + 2)
-        })
-        .collect();
-    let sql = selects.join(" INTERSECT ");
-    let mut q = sqlx::query_scalar::<Any, i64>(&sql);
-    for (w, _) in words {
-        q = q.bind(w.clone()).bind(upper_bound(w));
+    let count_sql = format!("SELECT 1 FROM members WHERE {filter}");
+    if rare.is_empty() {
+        // Common words only: the page is found by walking an index, and counting stops early.
+        let counted = count(db, &count_sql, &binds).await?;
+        let (rows, _) = fetch_counted(db, &page_sql("0"), &binds).await?;
+        page_of(rows, counted)
+    } else {
+        // Few candidates: one statement gives the page and (as a window) how many matched.
+        let (rows, counted) = fetch_counted(db, &page_sql("COUNT(*) OVER ()"), &binds).await?;
+        let counted = match counted {
+            Some(n) => n.min(COUNT_CAP + 1),
+            None => count(db, &count_sql, &binds).await?,
+        };
+        page_of(rows, counted)
     }
-    q.fetch_all(&db.pool).await
 }
 
 /// Rows of `inner`, counted up to [`COUNT_CAP`] + 1.
@@ -263,26 +324,31 @@ async fn count(db: &Db, inner: &str, binds: &[String]) -> Result<i64, sqlx::Erro
 
 const ROW_COLUMNS: &str = "id, display_name, email, region, communities, status, joined_at";
 
-async fn fetch_rows(db: &Db, sql: &str, binds: &[String]) -> Result<Vec<DirectoryRow>, sqlx::Error> {
-    let mut q = sqlx::query_as::<Any, Row>(sql);
+/// A directory row followed by a count of every match (the same on each row).
+type CountedRow = (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64, i64);
+
+/// The rows of a page whose statement ends each row with a count of all matches; the count is
+/// None when the page is empty (past the end).
+async fn fetch_counted(db: &Db, sql: &str, binds: &[String]) -> Result<(Vec<DirectoryRow>, Option<i64>), sqlx::Error> {
+    let mut q = sqlx::query_as::<Any, CountedRow>(sql);
     for b in binds {
         q = q.bind(b.clone());
     }
-    Ok(q.fetch_all(&db.pool).await?.into_iter().map(to_directory_row).collect())
-}
-
-type Row = (i64, Option<String>, Option<String>, Option<String>, Option<String>, String, i64);
-
-fn to_directory_row((id, name, email, region, communities, status, joined): Row) -> DirectoryRow {
-    DirectoryRow {
-        id,
-        name: name.unwrap_or_default(),
-        email: email.unwrap_or_default(),
-        region: region.unwrap_or_default(),
-        communities: communities.unwrap_or_default(),
-        status,
-        joined: human_date(joined),
-    }
+    let found = q.fetch_all(&db.pool).await?;
+    let counted = found.first().map(|row| row.7);
+    let rows = found
+        .into_iter()
+        .map(|(id, name, email, region, communities, status, joined, _)| DirectoryRow {
+            id,
+            name: name.unwrap_or_default(),
+            email: email.unwrap_or_default(),
+            region: region.unwrap_or_default(),
+            communities: communities.unwrap_or_default(),
+            status,
+            joined: human_date(joined),
+        })
+        .collect();
+    Ok((rows, counted))
 }
 
 /// One page of rows fetched with one extra, which only says whether a next page exists.
