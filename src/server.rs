@@ -11,9 +11,10 @@ use crate::{
         cache::{Cached, CachedMap},
         config::Config,
         context::{self, FORM_LIMIT},
-        crypto::Keyring,
+        crypto::{CryptoError, Keyring, LinkSigner},
         db::Db,
-        jobs::Worker,
+        housekeeping::{self, Chores},
+        jobs::{self, Handlers, Worker},
         layout::set_network_name,
         mail::Mailer,
         metrics::Metrics,
@@ -27,7 +28,7 @@ pub enum StartError {
     #[error(transparent)]
     Db(#[from] crate::core::db::DbError),
     #[error(transparent)]
-    Keys(#[from] crate::core::crypto::CryptoError),
+    Keys(#[from] CryptoError),
     #[error("mail settings: {0}")]
     Mail(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -45,6 +46,16 @@ pub fn all_routes() -> Routes {
         .merge(features::admin::routes())
 }
 
+/// Every kind of background job, with the area's handler for it.
+pub fn job_handlers() -> Handlers {
+    jobs::core_handlers()
+}
+
+/// Every area's housekeeping chores.
+pub fn chores() -> Chores {
+    housekeeping::core_chores()
+}
+
 pub fn router(state: AppState) -> (Router, Vec<Rule>) {
     let (routes, rules) = all_routes().into_parts();
     let router = routes
@@ -59,13 +70,16 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     set_network_name(&config.network_name);
     let db = Db::open(&config).await?;
     let keys = Keyring::load(config.encryption_key.as_deref(), &config.data_dir)?;
-    let mailer =
-        Mailer::new(config.smtp_url.as_deref(), config.outbox_dir(), &config.mail_from).map_err(StartError::Mail)?;
+    let mailer = Mailer::new(&config).map_err(StartError::Mail)?;
+    let links = link_signer(&db).await?;
     Ok(AppState::new(Inner {
         config,
         db,
         mailer,
         keys,
+        links,
+        job_handlers: job_handlers(),
+        chores: chores(),
         metrics: Metrics::default(),
         jobs_waiting: Arc::new(Notify::new()),
         home_counts: Cached::new(Duration::from_secs(30)),
@@ -73,23 +87,35 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     }))
 }
 
-pub fn spawn_worker(state: &AppState) {
-    let worker = Worker {
-        db: state.db.clone(),
-        mailer: state.mailer.clone(),
-        notify: state.jobs_waiting.clone(),
-        idle_poll: Duration::from_millis(state.config.job_poll_ms),
-    };
-    tokio::spawn(worker.run());
+/// The key that signs links, made by whichever instance starts first and shared through the
+/// database by every other.
+async fn link_signer(db: &Db) -> Result<LinkSigner, StartError> {
+    sqlx::query(
+        "INSERT INTO secrets (name, value, created_at) VALUES ('link_key', $1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(LinkSigner::new_key())
+    .bind(crate::core::time::now())
+    .execute(&db.pool)
+    .await?;
+    let key: String =
+        sqlx::query_scalar("SELECT value FROM secrets WHERE name = 'link_key'").fetch_one(&db.pool).await?;
+    Ok(LinkSigner::parse_key(&key)?)
 }
 
-/// Serve until `shutdown` completes. The job worker runs beside the server.
+/// The job worker's lanes and the housekeeping loop, beside the server.
+pub fn spawn_background(state: &AppState) {
+    Worker { state: state.clone(), idle_poll: Duration::from_millis(state.config.job_poll_ms) }
+        .spawn(state.config.job_workers);
+    housekeeping::spawn(state.clone());
+}
+
+/// Serve until `shutdown` completes. The job worker and housekeeping run beside the server.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    spawn_worker(&state);
+    spawn_background(&state);
     let (router, _) = router(state);
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)

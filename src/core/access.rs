@@ -59,6 +59,9 @@ pub struct Rule {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    /// False only for POSTs authorised by a signed token in the path (one-click unsubscribe
+    /// from a mail program), which no page of ours sends.
+    pub csrf: bool,
 }
 
 /// A router that cannot hold a route without an access rule.
@@ -79,7 +82,7 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(Method::GET, path, access, FORM_LIMIT, get(handler))
+        self.add(Method::GET, path, access, FORM_LIMIT, true, get(handler))
     }
 
     pub fn post<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
@@ -87,7 +90,19 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(Method::POST, path, access, FORM_LIMIT, post(handler))
+        self.add(Method::POST, path, access, FORM_LIMIT, true, post(handler))
+    }
+
+    /// A public POST whose only authority is the signed token in its path (`{token}`), sent by
+    /// mail programs rather than our pages, so it carries no CSRF field: RFC 8058 one-click
+    /// unsubscribe. The handler must verify the token.
+    pub fn post_by_token<H, T>(self, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        assert!(path.contains("{token}"), "a token-authorised route needs a {{token}} in its path: {path}");
+        self.add(Method::POST, path, Access::Public, FORM_LIMIT, false, post(handler))
     }
 
     fn add(
@@ -96,12 +111,13 @@ impl Routes {
         path: &'static str,
         access: Access,
         limit: usize,
+        csrf: bool,
         route: axum::routing::MethodRouter<AppState>,
     ) -> Self {
-        let guarded =
-            route.route_layer(middleware::from_fn(move |req: Request, next: Next| guard(access, limit, req, next)));
+        let guarded = route
+            .route_layer(middleware::from_fn(move |req: Request, next: Next| guard(access, limit, csrf, req, next)));
         self.router = self.router.route(path, guarded);
-        self.rules.push(Rule { method, path, access });
+        self.rules.push(Rule { method, path, access, csrf });
         self
     }
 
@@ -117,7 +133,14 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(Method::POST, path, access, limit, post(handler).layer(axum::extract::DefaultBodyLimit::max(limit)))
+        self.add(
+            Method::POST,
+            path,
+            access,
+            limit,
+            true,
+            post(handler).layer(axum::extract::DefaultBodyLimit::max(limit)),
+        )
     }
 
     pub fn into_parts(self) -> (Router<AppState>, Vec<Rule>) {
@@ -127,7 +150,7 @@ impl Routes {
 
 /// Every route passes here: the access rule first, then, for a state-changing request, the
 /// CSRF check, which reads the body within this route's size limit.
-async fn guard(access: Access, limit: usize, req: Request, next: Next) -> Response {
+async fn guard(access: Access, limit: usize, csrf: bool, req: Request, next: Next) -> Response {
     let Some(ctx) = req.extensions().get::<Ctx>().cloned() else {
         return AppError::internal("context middleware missing").into_response();
     };
@@ -135,7 +158,7 @@ async fn guard(access: Access, limit: usize, req: Request, next: Next) -> Respon
     if let Err(e) = access.check(ctx.user.as_ref(), path) {
         return e.into_response();
     }
-    if req.method() == Method::GET || req.method() == Method::HEAD {
+    if req.method() == Method::GET || req.method() == Method::HEAD || !csrf {
         return next.run(req).await;
     }
     match verify_csrf(&ctx, req, limit).await {

@@ -61,6 +61,51 @@ pub struct SettingsArgs {
     /// Milliseconds between job-table polls when idle
     #[arg(long, env = "CONSTELLATE_JOB_POLL_MS")]
     pub job_poll_ms: Option<u64>,
+    /// Jobs run at once (emails sent in parallel)
+    #[arg(long, env = "CONSTELLATE_JOB_WORKERS")]
+    pub job_workers: Option<usize>,
+    /// Seconds a claimed job is held before another instance may retry it (after a crash)
+    #[arg(long, env = "CONSTELLATE_JOB_LEASE_SECONDS")]
+    pub job_lease_seconds: Option<i64>,
+    /// Seconds between housekeeping runs (expiring unconfirmed signatures, deleting data past its time)
+    #[arg(long, env = "CONSTELLATE_HOUSEKEEPING_SECONDS")]
+    pub housekeeping_seconds: Option<u64>,
+    /// Permanent delivery failures after which an address's bulletin delivery pauses
+    #[arg(long, env = "CONSTELLATE_BOUNCE_LIMIT")]
+    pub bounce_limit: Option<i64>,
+    /// Let people who are not members submit bulletin items (confirmed by email)
+    #[arg(long, env = "CONSTELLATE_BULLETIN_OPEN_SUBMISSIONS")]
+    pub bulletin_open_submissions: Option<bool>,
+    /// Days after a letter closes that signers' email addresses are kept (unless they asked for updates or are members)
+    #[arg(long, env = "CONSTELLATE_SIGNER_EMAIL_DAYS")]
+    pub signer_email_days: Option<i64>,
+    /// Days after which an unanswered campaign-support request is flagged to staff
+    #[arg(long, env = "CONSTELLATE_SUPPORT_REPLY_DAYS")]
+    pub support_reply_days: Option<i64>,
+    /// Letter signatures accepted per address per 15 minutes (kept in memory only)
+    #[arg(long, env = "CONSTELLATE_SIGN_LIMIT_PER_IP")]
+    pub sign_limit_per_ip: Option<i64>,
+    /// Store payees' bank details (encrypted) for grant payments; off by default
+    #[arg(long, env = "CONSTELLATE_STORE_BANK_DETAILS")]
+    pub store_bank_details: Option<bool>,
+    /// Domain that signs outgoing mail with DKIM (with dkim_selector and dkim_key_file)
+    #[arg(long, env = "CONSTELLATE_DKIM_DOMAIN")]
+    pub dkim_domain: Option<String>,
+    /// DKIM selector: the public key is published at <selector>._domainkey.<domain>
+    #[arg(long, env = "CONSTELLATE_DKIM_SELECTOR")]
+    pub dkim_selector: Option<String>,
+    /// DKIM private key file (RSA PEM, PKCS#1 or PKCS#8)
+    #[arg(long, env = "CONSTELLATE_DKIM_KEY_FILE")]
+    pub dkim_key_file: Option<PathBuf>,
+    /// Address for mailto unsubscribe requests in List-Unsubscribe (default: the From address)
+    #[arg(long, env = "CONSTELLATE_UNSUBSCRIBE_MAILTO")]
+    pub unsubscribe_mailto: Option<String>,
+    /// Your registered 360Giving identifier prefix (grants are published as 360G-<prefix>-…)
+    #[arg(long, env = "CONSTELLATE_GIVING360_PREFIX")]
+    pub giving360_prefix: Option<String>,
+    /// The network's own org-id for open data, e.g. GB-CHC-1234567 (default: 360G-<prefix>-network)
+    #[arg(long, env = "CONSTELLATE_FUNDER_ORG_ID")]
+    pub funder_org_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,6 +124,21 @@ struct FileSettings {
     rate_limit_per_ip: Option<i64>,
     rate_limit_per_email: Option<i64>,
     job_poll_ms: Option<u64>,
+    job_workers: Option<usize>,
+    job_lease_seconds: Option<i64>,
+    housekeeping_seconds: Option<u64>,
+    bounce_limit: Option<i64>,
+    bulletin_open_submissions: Option<bool>,
+    signer_email_days: Option<i64>,
+    support_reply_days: Option<i64>,
+    sign_limit_per_ip: Option<i64>,
+    store_bank_details: Option<bool>,
+    dkim_domain: Option<String>,
+    dkim_selector: Option<String>,
+    dkim_key_file: Option<PathBuf>,
+    unsubscribe_mailto: Option<String>,
+    giving360_prefix: Option<String>,
+    funder_org_id: Option<String>,
 }
 
 /// The settings the running program uses.
@@ -97,6 +157,21 @@ pub struct Config {
     pub rate_limit_per_ip: i64,
     pub rate_limit_per_email: i64,
     pub job_poll_ms: u64,
+    pub job_workers: usize,
+    pub job_lease_seconds: i64,
+    pub housekeeping_seconds: u64,
+    pub bounce_limit: i64,
+    pub bulletin_open_submissions: bool,
+    pub signer_email_days: i64,
+    pub support_reply_days: i64,
+    pub sign_limit_per_ip: i64,
+    pub store_bank_details: bool,
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: Option<String>,
+    pub dkim_key_file: Option<PathBuf>,
+    pub unsubscribe_mailto: Option<String>,
+    pub giving360_prefix: Option<String>,
+    pub funder_org_id: Option<String>,
     /// Where the settings file came from, if one was read.
     pub config_file: Option<PathBuf>,
 }
@@ -149,6 +224,24 @@ impl Config {
             rate_limit_per_ip: args.rate_limit_per_ip.or(file.rate_limit_per_ip).unwrap_or(30),
             rate_limit_per_email: args.rate_limit_per_email.or(file.rate_limit_per_email).unwrap_or(5),
             job_poll_ms: args.job_poll_ms.or(file.job_poll_ms).unwrap_or(1000),
+            job_workers: args.job_workers.or(file.job_workers).unwrap_or(4),
+            job_lease_seconds: args.job_lease_seconds.or(file.job_lease_seconds).unwrap_or(300),
+            housekeeping_seconds: args.housekeeping_seconds.or(file.housekeeping_seconds).unwrap_or(600),
+            bounce_limit: args.bounce_limit.or(file.bounce_limit).unwrap_or(3),
+            bulletin_open_submissions: args
+                .bulletin_open_submissions
+                .or(file.bulletin_open_submissions)
+                .unwrap_or(false),
+            signer_email_days: args.signer_email_days.or(file.signer_email_days).unwrap_or(30),
+            support_reply_days: args.support_reply_days.or(file.support_reply_days).unwrap_or(14),
+            sign_limit_per_ip: args.sign_limit_per_ip.or(file.sign_limit_per_ip).unwrap_or(100),
+            store_bank_details: args.store_bank_details.or(file.store_bank_details).unwrap_or(false),
+            dkim_domain: args.dkim_domain.clone().or(file.dkim_domain),
+            dkim_selector: args.dkim_selector.clone().or(file.dkim_selector),
+            dkim_key_file: args.dkim_key_file.clone().or(file.dkim_key_file),
+            unsubscribe_mailto: args.unsubscribe_mailto.clone().or(file.unsubscribe_mailto),
+            giving360_prefix: args.giving360_prefix.clone().or(file.giving360_prefix),
+            funder_org_id: args.funder_org_id.clone().or(file.funder_org_id),
             config_file,
         })
     }
@@ -195,8 +288,20 @@ impl Config {
         if !self.mail_from.contains('@') {
             problems.push("mail_from must contain an email address".into());
         }
-        if self.rate_limit_per_ip < 1 || self.rate_limit_per_email < 1 {
+        if self.rate_limit_per_ip < 1 || self.rate_limit_per_email < 1 || self.sign_limit_per_ip < 1 {
             problems.push("rate limits must be at least 1".into());
+        }
+        if self.job_workers < 1 || self.job_lease_seconds < 1 || self.bounce_limit < 1 {
+            problems.push("job_workers, job_lease_seconds and bounce_limit must be at least 1".into());
+        }
+        match (&self.dkim_domain, &self.dkim_selector, &self.dkim_key_file) {
+            (None, None, None) => {}
+            (Some(_), Some(_), Some(path)) => {
+                if let Err(e) = crate::core::mail::DkimSigner::load(self) {
+                    problems.push(format!("DKIM key {}: {e}", path.display()));
+                }
+            }
+            _ => problems.push("DKIM needs all three of dkim_domain, dkim_selector and dkim_key_file".into()),
         }
         let key = match &self.encryption_key {
             Some(_) => "from settings (masked)".to_string(),
@@ -217,6 +322,24 @@ impl Config {
             ("rate_limit_per_ip", self.rate_limit_per_ip.to_string()),
             ("rate_limit_per_email", self.rate_limit_per_email.to_string()),
             ("job_poll_ms", self.job_poll_ms.to_string()),
+            ("job_workers", self.job_workers.to_string()),
+            ("job_lease_seconds", self.job_lease_seconds.to_string()),
+            ("housekeeping_seconds", self.housekeeping_seconds.to_string()),
+            ("bounce_limit", self.bounce_limit.to_string()),
+            ("bulletin_open_submissions", self.bulletin_open_submissions.to_string()),
+            ("signer_email_days", self.signer_email_days.to_string()),
+            ("support_reply_days", self.support_reply_days.to_string()),
+            ("sign_limit_per_ip", self.sign_limit_per_ip.to_string()),
+            ("store_bank_details", self.store_bank_details.to_string()),
+            ("dkim_domain", self.dkim_domain.clone().unwrap_or_else(|| "not set".into())),
+            ("dkim_selector", self.dkim_selector.clone().unwrap_or_else(|| "not set".into())),
+            ("dkim_key_file", self.dkim_key_file.as_ref().map_or("not set".into(), |p| p.display().to_string())),
+            ("unsubscribe_mailto", self.unsubscribe_mailto.clone().unwrap_or_else(|| "not set".into())),
+            (
+                "giving360_prefix",
+                self.giving360_prefix.clone().unwrap_or_else(|| "not set: open data uses XX-UNREGISTERED".into()),
+            ),
+            ("funder_org_id", self.funder_org_id.clone().unwrap_or_else(|| "not set".into())),
         ];
         (rows, problems)
     }

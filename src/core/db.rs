@@ -41,11 +41,18 @@ struct Migration {
 }
 
 /// Every schema change, in order. Each exists once per dialect; a test compares the results.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        sqlite: include_str!("../../migrations/sqlite/0002_jobs_and_secrets.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_jobs_and_secrets.sql"),
+    },
+];
 
 impl Db {
     /// Open the database the settings name (creating the SQLite file if needed) and migrate it.

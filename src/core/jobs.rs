@@ -3,21 +3,21 @@
 //! A job is claimed by one `UPDATE … RETURNING` that sets a lease (`locked_until`); on
 //! PostgreSQL the inner select adds `FOR UPDATE SKIP LOCKED`, so two instances never claim the
 //! same row. A process killed mid-job leaves a lease that expires, and the job runs again:
-//! work is at-least-once, and a mail job in flight at a crash may be sent twice at most.
-use std::{sync::Arc, time::Duration};
+//! work is at-least-once, and a job in flight at a crash may run twice at most (for mail: one
+//! message per worker lane that was mid-send).
+//!
+//! Each kind of job has a handler, registered by its area in [`Handlers`]; the worker runs
+//! several lanes at once so slow mail servers do not hold everything up.
+use std::{future::Future, pin::Pin, time::Duration};
 
 use serde::Serialize;
 use sqlx::{Any, Executor};
-use tokio::sync::Notify;
 
 use crate::core::{
-    db::Db,
-    mail::{Email, MailError, Mailer},
+    mail::{Email, MailError},
+    state::AppState,
     time::now,
 };
-
-/// How long a claimed job is ours before another worker may take it over.
-const LEASE_SECONDS: i64 = 300;
 
 pub const KIND_MAIL: &str = "mail";
 
@@ -30,37 +30,106 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
 }
 
+/// Why a job did not finish.
+#[derive(Debug)]
+pub enum JobError {
+    /// Worth trying again later (with backoff), up to the job's attempt limit.
+    Retry(String),
+    /// Trying again will not help: the job ends in the failed state.
+    Permanent(String),
+}
+
+impl From<MailError> for JobError {
+    fn from(e: MailError) -> JobError {
+        match e {
+            MailError::Permanent(m) => JobError::Permanent(m),
+            MailError::Temporary(m) => JobError::Retry(m),
+        }
+    }
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> JobError {
+        JobError::Retry(format!("database: {e}"))
+    }
+}
+
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
+/// Runs one job of a kind. Must be safe to run again for the same job after a crash.
+pub type Handler = for<'a> fn(&'a AppState, &'a ClaimedJob) -> JobFuture<'a>;
+
+/// Which handler runs which kind of job.
+#[derive(Clone, Default)]
+pub struct Handlers(Vec<(&'static str, Handler)>);
+
+impl Handlers {
+    pub fn add(mut self, kind: &'static str, handler: Handler) -> Handlers {
+        self.0.push((kind, handler));
+        self
+    }
+
+    fn get(&self, kind: &str) -> Option<Handler> {
+        self.0.iter().find(|(k, _)| *k == kind).map(|(_, h)| *h)
+    }
+}
+
+/// A job to queue. `dedupe_key` makes queueing idempotent: a second job with the same key is
+/// not added. `batch` groups jobs for a report (all the messages of one bulletin issue).
+pub struct NewJob<'a, P: Serialize> {
+    pub kind: &'a str,
+    pub payload: &'a P,
+    /// Ties the job to a person, so erasure can remove it.
+    pub member_id: Option<i64>,
+    pub dedupe_key: Option<&'a str>,
+    pub batch: Option<&'a str>,
+    pub run_at: i64,
+}
+
+impl<'a, P: Serialize> NewJob<'a, P> {
+    pub fn now(kind: &'a str, payload: &'a P) -> NewJob<'a, P> {
+        NewJob { kind, payload, member_id: None, dedupe_key: None, batch: None, run_at: now() }
+    }
+}
+
+/// The columns every queued job sets, in this order; for areas that queue many jobs with one
+/// `INSERT INTO jobs (…) SELECT …`.
+pub const INSERT_COLUMNS: &str =
+    "kind, payload, member_id, status, attempts, max_attempts, run_at, created_at, updated_at, dedupe_key, batch";
+
 /// Queue a job inside the caller's transaction, so it exists exactly when the change that
-/// caused it does. `member_id` ties it to a person, so erasure can remove it.
-pub async fn enqueue<'e, E: Executor<'e, Database = Any>>(
+/// caused it does. Returns its id, or None when a job with the same dedupe key exists.
+pub async fn enqueue<'e, E: Executor<'e, Database = Any>, P: Serialize>(
     executor: E,
-    kind: &str,
-    payload: &impl Serialize,
-    member_id: Option<i64>,
-) -> Result<i64, sqlx::Error> {
-    let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let t = now();
-    sqlx::query_scalar(
-        "INSERT INTO jobs (kind, payload, member_id, status, attempts, max_attempts, run_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'queued', 0, 6, $4, $4, $4) RETURNING id",
-    )
-    .bind(kind)
+    job: &NewJob<'_, P>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let payload = serde_json::to_string(job.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query_scalar(&format!(
+        "INSERT INTO jobs ({INSERT_COLUMNS}) VALUES ($1, $2, $3, 'queued', 0, 6, $4, $5, $5, $6, $7) \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+    ))
+    .bind(job.kind)
     .bind(payload)
-    .bind(member_id)
-    .bind(t)
-    .fetch_one(executor)
+    .bind(job.member_id)
+    .bind(job.run_at)
+    .bind(now())
+    .bind(job.dedupe_key)
+    .bind(job.batch)
+    .fetch_optional(executor)
     .await
 }
 
+/// Queue one email to one person.
 pub async fn enqueue_mail<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     email: &Email,
     member_id: Option<i64>,
 ) -> Result<i64, sqlx::Error> {
-    enqueue(executor, KIND_MAIL, email, member_id).await
+    let job = NewJob { member_id, ..NewJob::now(KIND_MAIL, email) };
+    enqueue(executor, &job).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
-pub async fn claim(db: &Db) -> Result<Option<ClaimedJob>, sqlx::Error> {
+pub async fn claim(state: &AppState) -> Result<Option<ClaimedJob>, sqlx::Error> {
+    let db = &state.db;
     let t = now();
     let sql = format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
@@ -70,21 +139,21 @@ pub async fn claim(db: &Db) -> Result<Option<ClaimedJob>, sqlx::Error> {
         db.skip_locked()
     );
     let row: Option<(i64, String, String, i64, i64)> =
-        sqlx::query_as(&sql).bind(t + LEASE_SECONDS).bind(t).fetch_optional(&db.pool).await?;
+        sqlx::query_as(&sql).bind(t + state.config.job_lease_seconds).bind(t).fetch_optional(&db.pool).await?;
     Ok(row.map(|(id, kind, payload, attempts, max_attempts)| ClaimedJob { id, kind, payload, attempts, max_attempts }))
 }
 
 /// A finished job keeps no payload: the message it carried is personal data no longer needed.
-async fn mark_done(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+async fn mark_done(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE jobs SET status = 'done', payload = '{}', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
         .bind(now())
         .bind(id)
-        .execute(&db.pool)
+        .execute(&state.db.pool)
         .await?;
     Ok(())
 }
 
-async fn mark_failed(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) -> Result<(), sqlx::Error> {
+async fn mark_failed(state: &AppState, job: &ClaimedJob, error: &str, permanent: bool) -> Result<(), sqlx::Error> {
     let t = now();
     if permanent || job.attempts >= job.max_attempts {
         sqlx::query(
@@ -93,7 +162,7 @@ async fn mark_failed(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) ->
         .bind(error)
         .bind(t)
         .bind(job.id)
-        .execute(&db.pool)
+        .execute(&state.db.pool)
         .await?;
     } else {
         sqlx::query("UPDATE jobs SET status = 'queued', locked_until = NULL, last_error = $1, run_at = $2, updated_at = $3 WHERE id = $4")
@@ -101,7 +170,7 @@ async fn mark_failed(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) ->
             .bind(t + backoff_seconds(job.attempts))
             .bind(t)
             .bind(job.id)
-            .execute(&db.pool)
+            .execute(&state.db.pool)
             .await?;
     }
     Ok(())
@@ -112,30 +181,46 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
     (30i64 << (attempts.clamp(1, 10) - 1)).min(3600)
 }
 
-#[derive(Debug)]
-enum JobError {
-    Retry(String),
-    Permanent(String),
+fn send_mail<'a>(state: &'a AppState, job: &'a ClaimedJob) -> JobFuture<'a> {
+    Box::pin(async move {
+        let email: Email =
+            serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
+        Ok(state.mailer.send(&email, job.id).await?)
+    })
 }
 
-/// Runs jobs until the process ends. Woken early by `notify` when something is queued here.
+/// The handlers every install has; areas add theirs to these.
+pub fn core_handlers() -> Handlers {
+    Handlers::default().add(KIND_MAIL, send_mail)
+}
+
+/// Runs jobs until the process ends, in `lanes` concurrent loops. A lane that finds work
+/// wakes another, so a large batch soon has every lane busy.
+#[derive(Clone)]
 pub struct Worker {
-    pub db: Db,
-    pub mailer: Mailer,
-    pub notify: Arc<Notify>,
+    pub state: AppState,
     pub idle_poll: Duration,
 }
 
 impl Worker {
-    pub async fn run(self) {
+    pub fn spawn(self, lanes: usize) {
+        for _ in 0..lanes.max(1) {
+            tokio::spawn(self.clone().run());
+        }
+    }
+
+    async fn run(self) {
         loop {
             match self.run_one().await {
-                Ok(true) => continue,
+                Ok(true) => {
+                    self.state.jobs_waiting.notify_one();
+                    continue;
+                }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "job worker could not reach the database"),
             }
             tokio::select! {
-                _ = self.notify.notified() => {}
+                _ = self.state.jobs_waiting.notified() => {}
                 _ = tokio::time::sleep(self.idle_poll) => {}
             }
         }
@@ -143,33 +228,24 @@ impl Worker {
 
     /// Claim and run one job; false when none was ready.
     pub async fn run_one(&self) -> Result<bool, sqlx::Error> {
-        let Some(job) = claim(&self.db).await? else { return Ok(false) };
-        match self.execute(&job).await {
-            Ok(()) => mark_done(&self.db, job.id).await?,
+        let state = &self.state;
+        let Some(job) = claim(state).await? else { return Ok(false) };
+        let outcome = match state.job_handlers.get(&job.kind) {
+            Some(handler) => handler(state, &job).await,
+            None => Err(JobError::Permanent(format!("no handler for job kind '{}'", job.kind))),
+        };
+        match outcome {
+            Ok(()) => mark_done(state, job.id).await?,
             Err(JobError::Retry(e)) => {
                 tracing::warn!(job = job.id, kind = %job.kind, error = %e, "job failed; will retry");
-                mark_failed(&self.db, &job, &e, false).await?
+                mark_failed(state, &job, &e, false).await?
             }
             Err(JobError::Permanent(e)) => {
                 tracing::warn!(job = job.id, kind = %job.kind, error = %e, "job failed permanently");
-                mark_failed(&self.db, &job, &e, true).await?
+                mark_failed(state, &job, &e, true).await?
             }
         }
         Ok(true)
-    }
-
-    async fn execute(&self, job: &ClaimedJob) -> Result<(), JobError> {
-        match job.kind.as_str() {
-            KIND_MAIL => {
-                let email: Email =
-                    serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
-                self.mailer.send(&email, job.id).await.map_err(|e| match e {
-                    MailError::Permanent(m) => JobError::Permanent(m),
-                    MailError::Temporary(m) => JobError::Retry(m),
-                })
-            }
-            other => Err(JobError::Permanent(format!("no handler for job kind '{other}'"))),
-        }
     }
 }
 

@@ -1,12 +1,20 @@
 //! Outgoing mail: SMTP when configured, otherwise an outbox folder of .eml files, so a fresh
-//! install works with no mail server. Mail is only ever sent by the job worker.
-use std::path::PathBuf;
+//! install works with no mail server. Mail is only ever sent by the job worker. Every message
+//! is DKIM-signed when a key is configured.
+use std::{path::PathBuf, sync::Arc};
 
 use lettre::{
-    message::{header::ContentType, Mailbox, MultiPart, SinglePart},
+    message::{
+        dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey},
+        header::{ContentType, HeaderName, HeaderValue},
+        Mailbox, MultiPart, SinglePart,
+    },
+    transport::smtp::PoolConfig,
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::core::config::Config;
 
 /// One message to one person. Stored as a job payload until it is sent.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -16,6 +24,16 @@ pub struct Email {
     pub text: String,
     #[serde(default)]
     pub html: Option<String>,
+    /// Extra headers, e.g. `List-Unsubscribe`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+}
+
+impl Email {
+    /// A plain-text message.
+    pub fn text(to: &str, subject: impl Into<String>, text: impl Into<String>) -> Email {
+        Email { to: to.to_string(), subject: subject.into(), text: text.into(), html: None, headers: Vec::new() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,35 +45,97 @@ pub enum MailError {
     Temporary(String),
 }
 
+/// Headers a DKIM signature covers: the ones a reader sees, and the unsubscribe headers that
+/// RFC 8058 requires to be signed.
+const SIGNED_HEADERS: [&str; 8] =
+    ["From", "To", "Subject", "Date", "Message-ID", "Content-Type", "List-Unsubscribe", "List-Unsubscribe-Post"];
+
+/// Signs messages for one domain with one key.
+pub struct DkimSigner(DkimConfig);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DkimError {
+    #[error("cannot read the key file: {0}")]
+    Read(std::io::Error),
+    #[error("not an RSA private key in PEM (PKCS#1 or PKCS#8) or an Ed25519 key in base64: {0}")]
+    Key(String),
+}
+
+impl DkimSigner {
+    /// The signer the settings describe, or None when DKIM is not configured.
+    pub fn load(config: &Config) -> Result<Option<DkimSigner>, DkimError> {
+        let (Some(domain), Some(selector), Some(path)) =
+            (&config.dkim_domain, &config.dkim_selector, &config.dkim_key_file)
+        else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(DkimError::Read)?;
+        let key = signing_key(text.trim())?;
+        let headers = SIGNED_HEADERS.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect();
+        let relaxed =
+            DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed };
+        Ok(Some(DkimSigner(DkimConfig::new(selector.clone(), domain.clone(), key, headers, relaxed))))
+    }
+}
+
+fn signing_key(text: &str) -> Result<DkimSigningKey, DkimError> {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let bad = |e: &dyn std::fmt::Display| DkimError::Key(e.to_string());
+    if text.starts_with("-----BEGIN PRIVATE KEY-----") {
+        // lettre reads PKCS#1; a PKCS#8 file (what `openssl genpkey` writes) is converted.
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(text).map_err(|e| bad(&e))?;
+        let pkcs1 = key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).map_err(|e| bad(&e))?;
+        DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa).map_err(|e| bad(&e))
+    } else if text.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
+        DkimSigningKey::new(text, DkimSigningAlgorithm::Rsa).map_err(|e| bad(&e))
+    } else {
+        DkimSigningKey::new(text, DkimSigningAlgorithm::Ed25519).map_err(|e| bad(&e))
+    }
+}
+
 #[derive(Clone)]
-pub enum Mailer {
-    Outbox { dir: PathBuf, from: Mailbox },
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+enum Transport {
+    Outbox(PathBuf),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    dkim: Option<Arc<DkimSigner>>,
 }
 
 impl Mailer {
-    pub fn new(smtp_url: Option<&str>, outbox: PathBuf, from: &str) -> Result<Mailer, String> {
-        let from: Mailbox = from.parse().map_err(|e| format!("mail_from '{from}' is not an address: {e}"))?;
-        Ok(match smtp_url {
+    /// SMTP keeps up to one connection per job lane open, so lanes send side by side.
+    pub fn new(config: &Config) -> Result<Mailer, String> {
+        let from: Mailbox =
+            config.mail_from.parse().map_err(|e| format!("mail_from '{}' is not an address: {e}", config.mail_from))?;
+        let transport = match config.smtp_url.as_deref() {
             Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| format!("smtp_url is not valid: {e}"))?
-                    .build();
-                Mailer::Smtp { transport, from }
+                let pool = PoolConfig::new().max_size(config.job_workers.max(1) as u32);
+                Transport::Smtp(
+                    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                        .map_err(|e| format!("smtp_url is not valid: {e}"))?
+                        .pool_config(pool)
+                        .build(),
+                )
             }
-            None => Mailer::Outbox { dir: outbox, from },
-        })
-    }
-
-    fn from(&self) -> &Mailbox {
-        match self {
-            Mailer::Outbox { from, .. } | Mailer::Smtp { from, .. } => from,
-        }
+            None => Transport::Outbox(config.outbox_dir()),
+        };
+        let dkim = DkimSigner::load(config).map_err(|e| format!("DKIM: {e}"))?.map(Arc::new);
+        Ok(Mailer { transport, from, dkim })
     }
 
     pub fn build(&self, email: &Email) -> Result<Message, MailError> {
         let to: Mailbox = email.to.parse().map_err(|e| MailError::Permanent(format!("bad recipient address: {e}")))?;
-        let builder = Message::builder().from(self.from().clone()).to(to).subject(email.subject.clone());
+        let mut builder = Message::builder().from(self.from.clone()).to(to).subject(email.subject.clone());
+        for (name, value) in &email.headers {
+            let name = HeaderName::new_from_ascii(name.clone())
+                .map_err(|e| MailError::Permanent(format!("bad header name {name}: {e}")))?;
+            builder = builder.raw_header(HeaderValue::new(name, value.clone()));
+        }
         let plain = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone());
         let message = match &email.html {
             Some(html) => builder.multipart(
@@ -65,18 +145,22 @@ impl Mailer {
             ),
             None => builder.singlepart(plain),
         };
-        message.map_err(|e| MailError::Permanent(e.to_string()))
+        let mut message = message.map_err(|e| MailError::Permanent(e.to_string()))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(&dkim.0);
+        }
+        Ok(message)
     }
 
     pub async fn send(&self, email: &Email, job_id: i64) -> Result<(), MailError> {
         let message = self.build(email)?;
-        match self {
-            Mailer::Outbox { dir, .. } => {
+        match &self.transport {
+            Transport::Outbox(dir) => {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| MailError::Temporary(e.to_string()))?;
                 let path = dir.join(format!("{}-{job_id}.eml", crate::core::time::now()));
                 tokio::fs::write(&path, message.formatted()).await.map_err(|e| MailError::Temporary(e.to_string()))
             }
-            Mailer::Smtp { transport, .. } => match transport.send(message).await {
+            Transport::Smtp(transport) => match transport.send(message).await {
                 Ok(_) => Ok(()),
                 Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
                 Err(e) => Err(MailError::Temporary(e.to_string())),
@@ -86,7 +170,7 @@ impl Mailer {
 
     /// Remove outbox files addressed to someone being erased. SMTP keeps no copies here.
     pub async fn forget_recipient(&self, address: &str) -> std::io::Result<usize> {
-        let Mailer::Outbox { dir, .. } = self else { return Ok(0) };
+        let Transport::Outbox(dir) = &self.transport else { return Ok(0) };
         let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return Ok(0) };
         let needle = address.to_ascii_lowercase();
         let mut removed = 0;

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod forms;
+pub mod housekeeping;
 pub mod jobs;
 pub mod layout;
 pub mod mail;

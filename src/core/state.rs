@@ -6,8 +6,10 @@ use tokio::sync::Notify;
 use crate::core::{
     cache::{Cached, CachedMap},
     config::Config,
-    crypto::Keyring,
+    crypto::{Keyring, LinkSigner},
     db::Db,
+    housekeeping::Chores,
+    jobs::Handlers,
     mail::Mailer,
     metrics::Metrics,
 };
@@ -20,6 +22,12 @@ pub struct Inner {
     pub db: Db,
     pub mailer: Mailer,
     pub keys: Keyring,
+    /// Signs links that must work without being stored (unsubscribe, confirm).
+    pub links: LinkSigner,
+    /// Which handler runs each kind of job.
+    pub job_handlers: Handlers,
+    /// What housekeeping does.
+    pub chores: Chores,
     pub metrics: Metrics,
     /// Wakes this instance's job worker when something is queued here.
     pub jobs_waiting: Arc<Notify>,

@@ -16,7 +16,7 @@ crate::on_both_databases!(
 );
 
 fn mail(to: &str) -> Email {
-    Email { to: to.into(), subject: "Test".into(), text: "Hello".into(), html: Some("<p>Hello</p>".into()) }
+    Email { html: Some("<p>Hello</p>".into()), ..Email::text(to, "Test", "Hello") }
 }
 
 async fn wait_for_status(app: &crate::harness::TestApp, id: i64, status: &str) -> (String, i64, Option<String>) {
@@ -101,12 +101,7 @@ async fn two_workers_on_one_database_never_send_the_same_job_twice(backend: Back
     }
     tx.commit().await.unwrap();
     let run = |state: constellate::core::state::AppState| async move {
-        let worker = Worker {
-            db: state.db.clone(),
-            mailer: state.mailer.clone(),
-            notify: state.jobs_waiting.clone(),
-            idle_poll: Duration::from_millis(10),
-        };
+        let worker = Worker { state, idle_poll: Duration::from_millis(10) };
         let mut done = 0;
         while worker.run_one().await.unwrap() {
             done += 1;

@@ -128,15 +128,14 @@ pub async fn send_sign_in_link(
     };
     let link = format!("{}/sign-in/link/{token}{ret}", state.config.base_url);
     let network = &state.config.network_name;
-    let email = Email {
-        to: email.to_string(),
-        subject: format!("Your sign-in link for {network}"),
-        text: format!(
+    let email = Email::text(
+        email,
+        format!("Your sign-in link for {network}"),
+        format!(
             "Hello,\n\nUse this link to sign in to {network}. It works once, within 15 minutes:\n\n{link}\n\n\
              If you did not ask for this, you can ignore this email: nobody can sign in without the link.\n"
         ),
-        html: None,
-    };
+    );
     jobs::enqueue_mail(&mut *conn, &email, Some(member_id)).await?;
     state.jobs_waiting.notify_one();
     Ok(())

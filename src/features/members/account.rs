@@ -202,7 +202,7 @@ pub async fn export_json(state: &AppState, member: &Member) -> AppResult<serde_j
         .bind(member.id)
         .fetch_one(&state.db.pool)
         .await?;
-    Ok(json!({
+    let mut data = json!({
         "format": "constellate-member-export/1",
         "exported_at": rfc3339(crate::core::time::now()),
         "member": {
@@ -235,7 +235,11 @@ pub async fn export_json(state: &AppState, member: &Member) -> AppResult<serde_j
             "by_staff_member": a.actor_name,
             "detail": a.detail,
         })).collect::<Vec<_>>(),
-    }))
+    });
+    for (section, value) in crate::features::member_data(state, member.id).await? {
+        data[section] = value;
+    }
+    Ok(data)
 }
 
 pub fn json_download(value: &serde_json::Value, filename: &str) -> Response {

@@ -464,15 +464,14 @@ pub async fn approve(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64
     if changed == 1 {
         audit::record(&mut *tx, staff.id, Action::Approve, Some(id), "approved membership").await?;
         let network = &state.config.network_name;
-        let email = Email {
-            to: member.email.clone(),
-            subject: format!("Welcome to {network}"),
-            text: format!(
+        let email = Email::text(
+            &member.email,
+            format!("Welcome to {network}"),
+            format!(
                 "Hello {},\n\nYour membership of {network} has been approved. Sign in any time at {}/sign-in.\n",
                 member.display_name, state.config.base_url
             ),
-            html: None,
-        };
+        );
         jobs::enqueue_mail(&mut *tx, &email, Some(id)).await?;
     }
     tx.commit().await?;

@@ -270,6 +270,7 @@ pub async fn erase(db: &Db, member_id: i64) -> Result<Option<String>, sqlx::Erro
     for table in ["sessions", "login_tokens", "consents", "member_search_terms", "group_contacts", "jobs"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE member_id = $1")).bind(member_id).execute(&mut *tx).await?;
     }
+    crate::features::erase_member_data(&mut tx, member_id, email.as_deref()).await?;
     if let Some(email) = &email {
         // Rate-limit buckets are keyed by address for their 15-minute window.
         sqlx::query("DELETE FROM rate_limits WHERE bucket LIKE $1")
