@@ -44,16 +44,17 @@ pub fn all_routes() -> Routes {
         .merge(features::members::routes())
         .merge(features::groups::routes())
         .merge(features::admin::routes())
+        .merge(features::bulletin::routes())
 }
 
 /// Every kind of background job, with the area's handler for it.
 pub fn job_handlers() -> Handlers {
-    jobs::core_handlers()
+    features::bulletin::job_handlers(jobs::core_handlers())
 }
 
 /// Every area's housekeeping chores.
 pub fn chores() -> Chores {
-    housekeeping::core_chores()
+    features::bulletin::chores(housekeeping::core_chores())
 }
 
 pub fn router(state: AppState) -> (Router, Vec<Rule>) {
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> (Router, Vec<Rule>) {
 
 pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     set_network_name(&config.network_name);
+    crate::core::time::set_zone(&config.time_zone);
     let db = Db::open(&config).await?;
     let keys = Keyring::load(config.encryption_key.as_deref(), &config.data_dir)?;
     let mailer = Mailer::new(&config).map_err(StartError::Mail)?;
@@ -84,6 +86,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
         jobs_waiting: Arc::new(Notify::new()),
         home_counts: Cached::new(Duration::from_secs(30)),
         word_frequencies: CachedMap::new(Duration::from_secs(300), 10_000),
+        areas: features::area_state(),
     }))
 }
 

@@ -61,6 +61,9 @@ pub struct SettingsArgs {
     /// Milliseconds between job-table polls when idle
     #[arg(long, env = "CONSTELLATE_JOB_POLL_MS")]
     pub job_poll_ms: Option<u64>,
+    /// Time zone for dates people read and schedule (IANA name)
+    #[arg(long, env = "CONSTELLATE_TIME_ZONE")]
+    pub time_zone: Option<String>,
     /// Jobs run at once (emails sent in parallel)
     #[arg(long, env = "CONSTELLATE_JOB_WORKERS")]
     pub job_workers: Option<usize>,
@@ -124,6 +127,7 @@ struct FileSettings {
     rate_limit_per_ip: Option<i64>,
     rate_limit_per_email: Option<i64>,
     job_poll_ms: Option<u64>,
+    time_zone: Option<String>,
     job_workers: Option<usize>,
     job_lease_seconds: Option<i64>,
     housekeeping_seconds: Option<u64>,
@@ -157,6 +161,7 @@ pub struct Config {
     pub rate_limit_per_ip: i64,
     pub rate_limit_per_email: i64,
     pub job_poll_ms: u64,
+    pub time_zone: String,
     pub job_workers: usize,
     pub job_lease_seconds: i64,
     pub housekeeping_seconds: u64,
@@ -224,6 +229,7 @@ impl Config {
             rate_limit_per_ip: args.rate_limit_per_ip.or(file.rate_limit_per_ip).unwrap_or(30),
             rate_limit_per_email: args.rate_limit_per_email.or(file.rate_limit_per_email).unwrap_or(5),
             job_poll_ms: args.job_poll_ms.or(file.job_poll_ms).unwrap_or(1000),
+            time_zone: args.time_zone.clone().or(file.time_zone).unwrap_or_else(|| "Europe/London".into()),
             job_workers: args.job_workers.or(file.job_workers).unwrap_or(4),
             job_lease_seconds: args.job_lease_seconds.or(file.job_lease_seconds).unwrap_or(300),
             housekeeping_seconds: args.housekeeping_seconds.or(file.housekeeping_seconds).unwrap_or(600),
@@ -291,6 +297,9 @@ impl Config {
         if self.rate_limit_per_ip < 1 || self.rate_limit_per_email < 1 || self.sign_limit_per_ip < 1 {
             problems.push("rate limits must be at least 1".into());
         }
+        if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
+            problems.push(format!("time_zone '{}' is not a known time zone (e.g. Europe/London)", self.time_zone));
+        }
         if self.job_workers < 1 || self.job_lease_seconds < 1 || self.bounce_limit < 1 {
             problems.push("job_workers, job_lease_seconds and bounce_limit must be at least 1".into());
         }
@@ -322,6 +331,7 @@ impl Config {
             ("rate_limit_per_ip", self.rate_limit_per_ip.to_string()),
             ("rate_limit_per_email", self.rate_limit_per_email.to_string()),
             ("job_poll_ms", self.job_poll_ms.to_string()),
+            ("time_zone", self.time_zone.clone()),
             ("job_workers", self.job_workers.to_string()),
             ("job_lease_seconds", self.job_lease_seconds.to_string()),
             ("housekeeping_seconds", self.housekeeping_seconds.to_string()),

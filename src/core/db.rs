@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_jobs_and_secrets.sql"),
         postgres: include_str!("../../migrations/postgres/0002_jobs_and_secrets.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("../../migrations/sqlite/0003_bulletin.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_bulletin.sql"),
+    },
 ];
 
 impl Db {
@@ -164,6 +169,19 @@ impl Db {
     }
 }
 
+/// `text` for use inside a LIKE pattern written with `ESCAPE '\'`: its own `%`, `_` and `\`
+/// match only themselves.
+pub fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Split a migration file into statements at semicolons that end a line.
 fn split_statements(sql: &str) -> impl Iterator<Item = &str> {
     sql.split(";\n").map(str::trim).filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--")))
@@ -172,6 +190,11 @@ fn split_statements(sql: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_literal_escapes_wildcards() {
+        assert_eq!(like_literal("a_b%c\\d"), "a\\_b\\%c\\\\d");
+    }
 
     #[test]
     fn statements_split_at_line_ending_semicolons_and_skip_comment_only_parts() {

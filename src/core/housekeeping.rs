@@ -42,9 +42,22 @@ fn expired_sessions_and_links<'a>(state: &'a AppState, now: i64) -> ChoreFuture<
     })
 }
 
+/// Rate-limit windows name addresses (IP and email): gone once they no longer count.
+fn old_rate_limit_windows<'a>(state: &'a AppState, now: i64) -> ChoreFuture<'a> {
+    Box::pin(async move {
+        let gone = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+            .bind(now - crate::core::ratelimit::WINDOW_SECONDS)
+            .execute(&state.db.pool)
+            .await?;
+        Ok(gone.rows_affected())
+    })
+}
+
 /// The chores every install has; areas add theirs to these.
 pub fn core_chores() -> Chores {
-    Chores::default().add("expired sessions and sign-in links", expired_sessions_and_links)
+    Chores::default()
+        .add("expired sessions and sign-in links", expired_sessions_and_links)
+        .add("old rate-limit windows", old_rate_limit_windows)
 }
 
 /// Run the chores now and then, for as long as the process lives.

@@ -176,6 +176,17 @@ async fn mark_failed(state: &AppState, job: &ClaimedJob, error: &str, permanent:
     Ok(())
 }
 
+/// Remove jobs that carry a message to `email` but are not tied to a member (a sign-up's
+/// confirmation, say), when that address is erased. Jobs tied to a member go with the member.
+pub async fn forget_address(conn: &mut sqlx::AnyConnection, email: &str) -> Result<(), sqlx::Error> {
+    let to = serde_json::to_string(email).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query("DELETE FROM jobs WHERE payload LIKE $1 ESCAPE '\\'")
+        .bind(format!("%\"to\":{}%", crate::core::db::like_literal(&to)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// 30 s, 1 min, 2 min … capped at an hour.
 pub fn backoff_seconds(attempts: i64) -> i64 {
     (30i64 << (attempts.clamp(1, 10) - 1)).min(3600)

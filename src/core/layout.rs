@@ -93,6 +93,19 @@ const NOTICES: &[(&str, &str)] = &[
     ("member-erased", "The member's personal data has been erased."),
     ("imported", "The import is complete."),
     ("account-deleted", "Your account and personal data have been deleted."),
+    ("item-saved", "Your item has been saved. You can come back to it at any time."),
+    ("item-sent", "Your item has been sent to the editors. We will email you when they decide."),
+    ("decision-recorded", "The decision has been recorded and the sender told by email."),
+    ("guidelines-saved", "The guidelines and replies have been saved."),
+    ("issue-created", "The issue has been started."),
+    ("issue-saved", "The issue has been saved."),
+    ("issue-arranged", "The issue's items have been changed."),
+    ("issue-scheduled", "The issue has been scheduled."),
+    ("issue-unscheduled", "The issue is a draft again."),
+    ("issue-sending", "The issue is being sent. The send report shows how it is going."),
+    ("test-sent", "A test has been sent to your email address."),
+    ("list-created", "The list has been started."),
+    ("delivery-resumed", "Delivery to that address has been resumed."),
 ];
 
 pub fn notice_text(code: &str) -> &'static str {

@@ -46,9 +46,10 @@ pub enum MailError {
 }
 
 /// Headers a DKIM signature covers: the ones a reader sees, and the unsubscribe headers that
-/// RFC 8058 requires to be signed.
+/// RFC 8058 requires to be signed. (Not Content-Type: lettre writes a multipart message's
+/// Content-Type after signing, so a signature naming it would never verify.)
 const SIGNED_HEADERS: [&str; 8] =
-    ["From", "To", "Subject", "Date", "Message-ID", "Content-Type", "List-Unsubscribe", "List-Unsubscribe-Post"];
+    ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Unsubscribe", "List-Unsubscribe-Post"];
 
 /// Signs messages for one domain with one key.
 pub struct DkimSigner(DkimConfig);
@@ -130,7 +131,13 @@ impl Mailer {
 
     pub fn build(&self, email: &Email) -> Result<Message, MailError> {
         let to: Mailbox = email.to.parse().map_err(|e| MailError::Permanent(format!("bad recipient address: {e}")))?;
-        let mut builder = Message::builder().from(self.from.clone()).to(to).subject(email.subject.clone());
+        // A Message-ID in our own domain: mail without one is more likely to be taken for spam.
+        let message_id = format!("<{}@{}>", crate::core::crypto::random_token(), self.from.email.domain());
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .message_id(Some(message_id));
         for (name, value) in &email.headers {
             let name = HeaderName::new_from_ascii(name.clone())
                 .map_err(|e| MailError::Permanent(format!("bad header name {name}: {e}")))?;

@@ -1,7 +1,9 @@
 //! Fixed-window rate limits kept in the database, so instances sharing PostgreSQL share limits.
+use sqlx::AnyConnection;
+
 use crate::core::{db::Db, error::AppError, time::now};
 
-const WINDOW_SECONDS: i64 = 15 * 60;
+pub const WINDOW_SECONDS: i64 = 15 * 60;
 
 /// Count one attempt against `bucket` and fail when it goes over `limit` in this window.
 pub async fn hit(db: &Db, bucket: &str, limit: i64) -> Result<(), AppError> {
@@ -24,4 +26,13 @@ pub async fn hit(db: &Db, bucket: &str, limit: i64) -> Result<(), AppError> {
     } else {
         Ok(())
     }
+}
+
+/// Buckets are keyed by address for their 15-minute window: erasing an address removes them.
+pub async fn forget_address(conn: &mut AnyConnection, email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM rate_limits WHERE bucket LIKE $1 ESCAPE '\\'")
+        .bind(format!("%:email:{}", crate::core::db::like_literal(email)))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

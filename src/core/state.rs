@@ -35,11 +35,20 @@ pub struct Inner {
     pub home_counts: Cached<(i64, i64, i64)>,
     /// How common each directory search word is (a hint for choosing the query plan only).
     pub word_frequencies: CachedMap<String, i64>,
+    /// What each area keeps in memory for this instance (caches, channels), by type; filled at
+    /// start-up by `features::area_state()`, read with `state.area::<T>()`.
+    pub areas: axum::http::Extensions,
 }
 
 impl AppState {
     pub fn new(inner: Inner) -> AppState {
         AppState(Arc::new(inner))
+    }
+
+    /// An area's in-memory state. Every area's is put in at start-up, so a missing one is a
+    /// programming error caught by any test that touches the area.
+    pub fn area<T: Send + Sync + 'static>(&self) -> &T {
+        self.areas.get::<T>().unwrap_or_else(|| panic!("area state {} not registered", std::any::type_name::<T>()))
     }
 }
 

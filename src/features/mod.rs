@@ -1,6 +1,7 @@
 //! The product's areas, one module each: routes, domain rules, queries, templates.
 pub mod accounts;
 pub mod admin;
+pub mod bulletin;
 pub mod groups;
 pub mod members;
 pub mod site;
@@ -12,8 +13,7 @@ use crate::core::{error::AppResult, state::AppState};
 /// What each area holds about one member, as sections of their data download (people own
 /// their data: every area that stores something about a person lists it here).
 pub async fn member_data(state: &AppState, member_id: i64) -> AppResult<Vec<(&'static str, serde_json::Value)>> {
-    let _ = (state, member_id);
-    Ok(Vec::new())
+    Ok(vec![("bulletin", bulletin::member_data(state, member_id).await?)])
 }
 
 /// Erase what each area holds about a member, inside the erasure's transaction. `email` is
@@ -23,6 +23,12 @@ pub async fn erase_member_data(
     member_id: i64,
     email: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    let _ = (conn, member_id, email);
-    Ok(())
+    bulletin::erase_member_data(conn, member_id, email).await
+}
+
+/// Each area's in-memory state for this instance (see `AppState::area`).
+pub fn area_state() -> axum::http::Extensions {
+    let mut areas = axum::http::Extensions::new();
+    bulletin::area_state(&mut areas);
+    areas
 }

@@ -186,13 +186,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut SettingsArgs)) -> TestApp {
-    let smtp = SmtpServer::start();
-    let data_dir = std::env::temp_dir().join(unique("constellate-it"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut settings = SettingsArgs {
-        data_dir: Some(data_dir.clone()),
+/// Settings for a test instance: a fresh data folder and database, mail to `smtp`.
+pub async fn test_settings(backend: Backend, smtp: &SmtpServer, addr: std::net::SocketAddr) -> SettingsArgs {
+    SettingsArgs {
+        data_dir: Some(std::env::temp_dir().join(unique("constellate-it"))),
         bind: Some(addr),
         base_url: Some(format!("http://{addr}")),
         smtp_url: Some(format!("smtp://127.0.0.1:{}", smtp.port)),
@@ -203,7 +200,15 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut SettingsAr
             Backend::Postgres => Some(fresh_postgres().await),
         },
         ..Default::default()
-    };
+    }
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut SettingsArgs)) -> TestApp {
+    let smtp = SmtpServer::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut settings = test_settings(backend, &smtp, addr).await;
+    let data_dir = settings.data_dir.clone().unwrap();
     tweak(&mut settings);
     let config = Config::load(&settings).unwrap();
     let state = server::open_state(config).await.unwrap();
@@ -298,6 +303,34 @@ impl TestApp {
         assert_eq!(r.status, 303, "using the sign-in link: {}", r.body);
     }
 
+    /// Wait until no job is queued to run now or running (mail sent, fan-outs done).
+    pub async fn jobs_settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'running' OR (status = 'queued' AND run_at <= $1)",
+            )
+            .bind(constellate::core::time::now())
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap();
+            if busy == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{busy} jobs still busy after 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A client signed in as `member_id` without an emailed link (for an address the test
+    /// SMTP server refuses).
+    pub async fn client_signed_in_as(&self, member_id: i64) -> reqwest::Client {
+        let sid = constellate::core::auth::start_session(&self.state.db, member_id).await.unwrap();
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        jar.add_cookie_str(&format!("sid={sid}"), &self.base.parse().unwrap());
+        reqwest::Client::builder().cookie_provider(jar).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
     pub async fn staff(&self, role: &str) -> reqwest::Client {
         let email = format!("{}-{role}@example.org", unique("staff"));
         self.add_member(&format!("Staff {role}"), &email, role).await;
@@ -312,4 +345,24 @@ async fn to_page(r: reqwest::Response) -> Page {
     let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string());
     let body = r.text().await.unwrap_or_default();
     Page { status, body, location }
+}
+
+/// Add `n` active members who chose to get the bulletin (reader0@example.net …).
+pub async fn add_bulletin_readers(app: &TestApp, n: usize) {
+    add_bulletin_readers_to(&app.state.db, n).await
+}
+
+pub async fn add_bulletin_readers_to(db: &constellate::core::db::Db, n: usize) {
+    let people: Vec<NewMember> = (0..n)
+        .map(|i| NewMember {
+            display_name: format!("Reader {i}"),
+            email: EmailAddress::parse(&format!("reader{i}@example.net")).unwrap(),
+            region: None,
+            communities: vec![],
+            consents: vec![(Purpose::Bulletin, true), (Purpose::Directory, false), (Purpose::Research, false)],
+        })
+        .collect();
+    let rows: Vec<(&NewMember, i64)> = people.iter().map(|m| (m, 1_700_000_000)).collect();
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::insert_many(&mut conn, &rows, "active", "member").await.unwrap();
 }

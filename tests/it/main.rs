@@ -4,8 +4,11 @@ mod harness;
 
 mod access;
 mod accounts;
+mod bulletin;
+mod bulletin_crash;
 mod cli;
 mod directory;
+mod dkim;
 mod groups;
 mod import;
 mod jobs;

@@ -51,7 +51,7 @@ async fn text_columns(app: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as(sql).fetch_all(&app.state.db.pool).await.unwrap()
 }
 
-async fn occurrences(app: &TestApp, needle: &str) -> Vec<String> {
+pub async fn occurrences(app: &TestApp, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for (table, column) in text_columns(app).await {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE LOWER({column}) LIKE $1"))

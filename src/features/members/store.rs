@@ -272,11 +272,8 @@ pub async fn erase(db: &Db, member_id: i64) -> Result<Option<String>, sqlx::Erro
     }
     crate::features::erase_member_data(&mut tx, member_id, email.as_deref()).await?;
     if let Some(email) = &email {
-        // Rate-limit buckets are keyed by address for their 15-minute window.
-        sqlx::query("DELETE FROM rate_limits WHERE bucket LIKE $1")
-            .bind(format!("%:email:{email}"))
-            .execute(&mut *tx)
-            .await?;
+        crate::core::ratelimit::forget_address(&mut tx, email).await?;
+        crate::core::jobs::forget_address(&mut tx, email).await?;
     }
     sqlx::query(
         "UPDATE members SET display_name = NULL, email = NULL, region = NULL, communities = NULL, password_hash = NULL, \

@@ -98,15 +98,17 @@ struct StaffHome {
     page: Page,
     pending: i64,
     failed_jobs: i64,
+    bulletin_waiting: i64,
 }
 
 async fn staff_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
-    let (pending, failed_jobs): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM members WHERE status = 'pending'), (SELECT COUNT(*) FROM jobs WHERE status = 'failed')",
+    let (pending, failed_jobs, bulletin_waiting): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM members WHERE status = 'pending'), (SELECT COUNT(*) FROM jobs WHERE status = 'failed'), \
+         (SELECT COUNT(*) FROM bulletin_items WHERE status = 'received')",
     )
     .fetch_one(&state.db.pool)
     .await?;
-    Ok(render(&StaffHome { page: Page::new(&ctx, "Staff"), pending, failed_jobs }))
+    Ok(render(&StaffHome { page: Page::new(&ctx, "Staff"), pending, failed_jobs, bulletin_waiting }))
 }
 
 pub async fn not_found() -> Response {
