@@ -78,6 +78,19 @@ class Outbox {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+
+  /** Waits for a message to `to` that `matches` (given { headers, body }) and returns it. */
+  async waitFor(to, matches, timeoutMs = 10000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messagesTo(to).find(matches);
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(`No matching email to ${to} arrived in ${this.dir} within ${timeoutMs} ms (files: ${this.files().join(', ') || 'none'})`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 module.exports = { Outbox, parseEml, decodeQuotedPrintable };

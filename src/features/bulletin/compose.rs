@@ -119,7 +119,7 @@ async fn compose_page(
     let field = |name: &str, default: String| form.map(|f| f.get(name)).unwrap_or(default);
     let invalid = !errors.is_empty();
     let mut response = render(&ComposePage {
-        page: Page::new(ctx, format!("{}{}", errors.title_prefix(), issue.title)),
+        page: Page::new(ctx, format!("{}Compose: {}", errors.title_prefix(), issue.title)),
         sections,
         waiting,
         errors,
@@ -299,8 +299,11 @@ pub async fn schedule(
     delivery::schedule(&mut tx, id, at).await?;
     tx.commit().await?;
     state.jobs_waiting.notify_one();
-    let notice = if form.get("when") == "now" { "issue-sending" } else { "issue-scheduled" };
-    Ok(redirect_with_notice(&state, &format!("/staff/bulletin/issues/{id}"), notice))
+    Ok(if form.get("when") == "now" {
+        redirect_with_notice(&state, &format!("/staff/bulletin/issues/{id}/report"), "issue-sending")
+    } else {
+        redirect_with_notice(&state, &format!("/staff/bulletin/issues/{id}"), "issue-scheduled")
+    })
 }
 
 pub async fn unschedule(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
