@@ -9,12 +9,14 @@ use lettre::{
         header::{ContentType, HeaderName, HeaderValue},
         Mailbox, MultiPart, SinglePart,
     },
-    transport::smtp::PoolConfig,
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::core::config::Config;
+use crate::core::{
+    config::Config,
+    smtp::{SmtpPool, SmtpSettings},
+};
 
 /// One message to one person. Stored as a job payload until it is sent.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -98,7 +100,7 @@ fn signing_key(text: &str) -> Result<DkimSigningKey, DkimError> {
 #[derive(Clone)]
 enum Transport {
     Outbox(PathBuf),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<SmtpPool>),
 }
 
 #[derive(Clone)]
@@ -114,15 +116,10 @@ impl Mailer {
         let from: Mailbox =
             config.mail_from.parse().map_err(|e| format!("mail_from '{}' is not an address: {e}", config.mail_from))?;
         let transport = match config.smtp_url.as_deref() {
-            Some(url) => {
-                let pool = PoolConfig::new().max_size(config.job_workers.max(1) as u32);
-                Transport::Smtp(
-                    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                        .map_err(|e| format!("smtp_url is not valid: {e}"))?
-                        .pool_config(pool)
-                        .build(),
-                )
-            }
+            Some(url) => Transport::Smtp(Arc::new(SmtpPool::new(
+                SmtpSettings::parse(url).map_err(|e| format!("smtp_url is not valid: {e}"))?,
+                config.job_workers,
+            ))),
             None => Transport::Outbox(config.outbox_dir()),
         };
         let dkim = DkimSigner::load(config).map_err(|e| format!("DKIM: {e}"))?.map(Arc::new);
@@ -167,11 +164,7 @@ impl Mailer {
                 let path = dir.join(format!("{}-{job_id}.eml", crate::core::time::now()));
                 tokio::fs::write(&path, message.formatted()).await.map_err(|e| MailError::Temporary(e.to_string()))
             }
-            Transport::Smtp(transport) => match transport.send(message).await {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
-                Err(e) => Err(MailError::Temporary(e.to_string())),
-            },
+            Transport::Smtp(pool) => pool.send(message.envelope(), &message.formatted()).await,
         }
     }
 

@@ -16,5 +16,6 @@ pub mod mail;
 pub mod markdown;
 pub mod metrics;
 pub mod ratelimit;
+pub mod smtp;
 pub mod state;
 pub mod time;
