@@ -129,7 +129,7 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
     let mut rng = StdRng::seed_from_u64(seed);
     let t = now();
     let six_years = 6 * 365 * 24 * 3600;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let first_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM members").fetch_one(&mut *tx).await?;
     let mut people = Vec::with_capacity(members);
     for i in 0..members {

@@ -170,6 +170,17 @@ impl Db {
 }
 
 impl Db {
+    /// A transaction that will write. On SQLite it takes the write lock at the start
+    /// (`BEGIN IMMEDIATE`), so it queues behind other writers (busy_timeout) instead of failing
+    /// with "database is locked" when another connection commits between its first read and its
+    /// first write, which a deferred transaction cannot recover from.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// `SELECT` of one text value: every row of `inner` (whose columns are `columns`), in the
     /// order `inner` gives them, as a JSON array of arrays. A page of many rows then crosses
     /// from SQLite's worker thread in one message instead of one wake-up per row.

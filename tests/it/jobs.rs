@@ -148,3 +148,23 @@ async fn without_smtp_mail_goes_to_the_outbox_and_erasure_removes_it(backend: Ba
     constellate::features::members::account::erase_member(&app.state, id).await.unwrap();
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 0, "outbox copy erased");
 }
+
+/// A write transaction on SQLite holds the write lock from its first statement. A deferred one
+/// that read first and then tried to write after another connection had committed (a job
+/// marked done while someone joined) failed with "database is locked": joins failed at random
+/// under load. PostgreSQL locks rows, not the database, and has no such failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_write_transaction_takes_the_write_lock_before_its_first_read() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let db = &app.state.db;
+    let mut writing = db.begin().await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members").fetch_one(&mut *writing).await.unwrap();
+    // Another connection that will not wait: it must find the write lock already taken.
+    let mut other = db.pool.acquire().await.unwrap();
+    sqlx::query("PRAGMA busy_timeout=0").execute(&mut *other).await.unwrap();
+    let refused = sqlx::query("BEGIN IMMEDIATE").execute(&mut *other).await;
+    assert!(refused.is_err(), "a second writer got the lock while a write transaction was open");
+    sqlx::query("PRAGMA busy_timeout=10000").execute(&mut *other).await.unwrap();
+    drop(other);
+    writing.rollback().await.unwrap();
+}

@@ -312,7 +312,7 @@ async fn setup(
     {
         return Ok(link_expired(&ctx));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM members WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(&mut *tx)

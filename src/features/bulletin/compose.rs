@@ -50,7 +50,7 @@ pub async fn create_issue(State(state): State<AppState>, form: FormData) -> AppR
     if !issue_store::lists(&state.db).await?.iter().any(|(id, _, _)| *id == list) {
         return Err(AppError::BadRequest("Choose a list for the issue.".into()));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let id = issue_store::create_issue(&mut tx, list, &local_date(now())).await?;
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/staff/bulletin/issues/{id}"), "issue-created"))
@@ -209,7 +209,7 @@ pub async fn arrange(State(state): State<AppState>, Path(id): Path<i64>, form: F
     let issue = load(&state, id).await?;
     draft(&issue)?;
     let item: i64 = form.get("item").parse().map_err(|_| AppError::BadRequest("Choose an item.".into()))?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     match form.get("action").as_str() {
         "up" => issue_store::move_item(&mut tx, id, item, true).await?,
         "down" => issue_store::move_item(&mut tx, id, item, false).await?,
@@ -295,7 +295,7 @@ pub async fn schedule(
             }
         }
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     delivery::schedule(&mut tx, id, at).await?;
     tx.commit().await?;
     state.jobs_waiting.notify_one();
@@ -308,7 +308,7 @@ pub async fn schedule(
 
 pub async fn unschedule(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
     load(&state, id).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let changed = delivery::unschedule(&mut tx, id).await?;
     tx.commit().await?;
     if !changed {

@@ -97,6 +97,7 @@ struct BodyText<'a> {
 
 /// An issue's content, the same for every reader: made once and reused for every message.
 pub struct IssueBody {
+    pub list_id: i64,
     pub subject: String,
     pub list_name: String,
     pub list_audience_members: bool,
@@ -126,6 +127,7 @@ pub async fn render_body(state: &AppState, issue: &Issue, today: &str) -> AppRes
         .fetch_one(&state.db.pool)
         .await?;
     Ok(IssueBody {
+        list_id: issue.list_id,
         subject: issue.title.clone(),
         list_name: issue.list_name.clone(),
         list_audience_members: issue.list_is_members,
@@ -254,7 +256,7 @@ fn send_issue<'a>(state: &'a AppState, job: &'a ClaimedJob) -> JobFuture<'a> {
         let SendIssue { issue } =
             serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
         let t = now();
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.begin().await?;
         let list: Option<(i64, String, Option<String>)> = sqlx::query_as(
             "UPDATE bulletin_issues SET status = 'sent', sent_at = $1, updated_at = $1 WHERE id = $2 AND status = 'scheduled' \
              RETURNING list_id, (SELECT audience FROM mailing_lists WHERE id = list_id), \
@@ -378,11 +380,7 @@ fn send_message<'a>(state: &'a AppState, job: &'a ClaimedJob) -> JobFuture<'a> {
         let message: Message =
             serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
         let body = cached_body(state, message.issue).await?;
-        let list_id: i64 = sqlx::query_scalar("SELECT list_id FROM bulletin_issues WHERE id = $1")
-            .bind(message.issue)
-            .fetch_one(&state.db.pool)
-            .await?;
-        let Some(to) = recipient(state, &message, list_id).await? else { return Ok(()) };
+        let Some(to) = recipient(state, &message, body.list_id).await? else { return Ok(()) };
         let email = personalise(state, &body, &to).map_err(|e| JobError::Retry(e.to_string()))?;
         match state.mailer.send(&email, job.id).await {
             Err(MailError::Permanent(reason)) => {

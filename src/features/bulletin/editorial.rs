@@ -215,7 +215,7 @@ pub async fn decide(
         Ok(d) => d,
         Err(errors) => return decide_page(&state, &ctx, item, input, errors).await,
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     if decision.decision == Decision::Accept && decision.issue.is_none() {
         decision.issue = issue_store::next_draft_issue(&mut tx).await?;
     }
@@ -339,7 +339,7 @@ pub async fn create_item(State(state): State<AppState>, ctx: Ctx, form: FormData
             )
         }
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let id = store::insert_item(&mut tx, &item, Sender::Staff(staff.id), ItemStatus::Accepted).await?;
     if let Some(issue) = issue_store::next_draft_issue(&mut tx).await? {
         issue_store::add_item(&mut tx, issue, id).await?;

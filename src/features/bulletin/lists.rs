@@ -62,7 +62,7 @@ async fn set_subscribed(state: &AppState, token: &str, on: bool) -> AppResult<Op
             .fetch_optional(&state.db.pool)
             .await?;
     let Some((name, purpose)) = list else { return Ok(None) };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     match who {
         Subscriber::Member(id) => {
             let purpose = Purpose::ALL.into_iter().find(|p| Some(p.key()) == purpose.as_deref());
@@ -179,7 +179,7 @@ pub async fn forget_signup(State(state): State<AppState>, ctx: Ctx, Path(token):
 
 /// Delete every sign-up, queued message and failure record for an address.
 pub async fn erase_address(state: &AppState, email: &str) -> AppResult<()> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM list_signups WHERE email = $1").bind(email).fetch_all(&mut *tx).await?;
     for id in ids {
@@ -281,7 +281,7 @@ pub async fn newsletter_signup(State(state): State<AppState>, ctx: Ctx, form: Fo
     };
     limit_attempt(&state, &ctx, "newsletter", email.as_str()).await?;
     let t = now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let signup: (i64, String) = sqlx::query_as(
         "INSERT INTO list_signups (list_id, email, status, created_at) VALUES ($1, $2, 'pending', $3) \
          ON CONFLICT (list_id, email) DO UPDATE SET created_at = CASE WHEN list_signups.status = 'pending' THEN $3 \

@@ -362,7 +362,7 @@ pub async fn visitor_submit(State(state): State<AppState>, ctx: Ctx, form: FormD
         }
     };
     limit_attempt(&state, &ctx, "bulletin", email.as_str()).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let id = store::insert_item(
         &mut tx,
         &ValidItem { group_id: None, ..item },
@@ -464,7 +464,7 @@ pub async fn visitor_item_send(
             return visitor_form(&ctx, format!("/bulletin/sent/{token}"), input, n, e, errors);
         }
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     store::update_item(&mut tx, item.id, &ValidItem { group_id: None, ..valid }, ItemStatus::Received, false).await?;
     sqlx::query("UPDATE bulletin_items SET submitter_name = $1, submitter_email = $2 WHERE id = $3")
         .bind(name)

@@ -136,7 +136,7 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, form: FormData) -> 
         Ok(g) => g,
         Err(errors) => return Ok(form_page(&ctx, "Register a group", "/groups/new".into(), input, errors)),
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let id = store::insert(&mut tx, &group, user.id, now()).await?;
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/groups/{id}"), "group-saved"))
@@ -209,7 +209,7 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
             return Ok(form_page(&ctx, "Change the group's details", format!("/groups/{id}/edit"), input, errors))
         }
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE groups SET name = $1, description = $2, region = $3, lived_experience_led = $4, visibility = $5, updated_at = $6 WHERE id = $7",
     )

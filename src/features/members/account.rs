@@ -137,7 +137,7 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Ap
         return Ok(response);
     };
     let sealed = (!access_needs.is_empty()).then(|| state.keys.encrypt(&access_needs));
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE members SET display_name = $1, email = $2, region = $3, communities = $4, visibility = $5, \
          access_needs_enc = $6, updated_at = $7 WHERE id = $8",
@@ -175,7 +175,7 @@ pub async fn save_consents(State(state): State<AppState>, ctx: Ctx, form: FormDa
     let wanted = form.all("consents");
     let current = store::current_consents(&state.db, user.id).await?;
     let now = crate::core::time::now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     for (purpose, was) in current {
         let now_granted = wanted.iter().any(|w| w == purpose.key());
         if now_granted != was {

@@ -442,7 +442,7 @@ pub async fn update_member(
         return Err(AppError::BadRequest("Notes must be 5,000 characters or fewer. Go back to shorten them.".into()));
     }
     let sealed = (!notes.is_empty()).then(|| state.keys.encrypt(&notes));
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE members SET staff_notes_enc = $1, updated_at = $2 WHERE id = $3")
         .bind(sealed)
         .bind(crate::core::time::now())
@@ -457,7 +457,7 @@ pub async fn update_member(
 pub async fn approve(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let staff = ctx.user()?;
     let member = load(&state, id).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let changed =
         sqlx::query("UPDATE members SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
             .bind(crate::core::time::now())
@@ -521,7 +521,7 @@ pub async fn change_role(
     if id == admin.id && role != Role::Admin {
         return Err(AppError::BadRequest("You cannot remove your own admin role. Ask another admin.".into()));
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE members SET role = $1, updated_at = $2 WHERE id = $3")
         .bind(role.as_str())
         .bind(crate::core::time::now())

@@ -274,7 +274,7 @@ async fn existing_keys(state: &AppState, kind: ImportKind) -> AppResult<HashSet<
 
 /// Apply a plan with no problems, all in one transaction.
 pub async fn apply(state: &AppState, plan: &Plan) -> AppResult<usize> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let t = now();
     let members: Vec<_> = plan.members.iter().map(|m| (m, t)).collect();
     store::insert_many(&mut tx, &members, "active", "member").await?;

@@ -70,7 +70,7 @@ pub async fn join(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Ap
         Err(errors) => return Ok(join_form(&ctx, input, errors)),
     };
     limit_attempt(&state, &ctx, "join", member.email.as_str()).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin().await?;
     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM members WHERE email = $1")
         .bind(member.email.as_str())
         .fetch_optional(&mut *tx)

@@ -260,7 +260,7 @@ pub async fn reindex(conn: &mut AnyConnection, member_id: i64) -> Result<(), sql
 /// (members ever joined, by join date) stay true. Audit entries keep only the numeric id.
 /// Returns the address that was erased, or None when there was no such member.
 pub async fn erase(db: &Db, member_id: i64) -> Result<Option<String>, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let email: Option<Option<String>> =
         sqlx::query_scalar("SELECT email FROM members WHERE id = $1 AND status <> 'erased'")
             .bind(member_id)
