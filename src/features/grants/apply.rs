@@ -232,8 +232,10 @@ pub async fn save_from_form(state: &AppState, app: &Application, form: &FormData
     .await?;
     tx.commit().await?;
     if submitting && errors.is_empty() {
-        for reason in eligibility_reasons(state, app, group_id.is_some(), answers.amount_pence).await? {
-            errors.add("eligibility", reason);
+        // One error per reason (the summary lists each), all shown together at the top of the form.
+        let reasons = eligibility_reasons(state, app, group_id.is_some(), answers.amount_pence).await?;
+        for (i, reason) in reasons.into_iter().enumerate() {
+            errors.add(&format!("eligibility-{}", i + 1), reason);
         }
     }
     if submitting && errors.is_empty() {
