@@ -186,7 +186,7 @@ async fn show(
     let answers = store::answered(&state.db, &app).await?.into_iter().map(|(q, value)| Field { q, value }).collect();
     let invalid = !errors.is_empty();
     let mut response = render(&PanelApplicationPage {
-        page: Page::new(ctx, format!("{}Application from {}", errors.title_prefix(), app.from_name())),
+        page: Page::new(ctx, format!("{}Score the application from {}", errors.title_prefix(), app.from_name())),
         errors,
         app,
         answers,

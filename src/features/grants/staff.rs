@@ -66,7 +66,7 @@ async fn funds_page(state: &AppState, ctx: &Ctx, typed: Typed) -> AppResult<Resp
     }
     let invalid = !typed.errors.is_empty();
     let page = render(&FundsPage {
-        page: Page::new(ctx, format!("{}Grants", typed.errors.title_prefix())),
+        page: Page::new(ctx, format!("{}Run grants", typed.errors.title_prefix())),
         funds,
         typed,
         applicant_types: ApplicantType::OPTIONS,
@@ -218,7 +218,7 @@ async fn round_page_with(state: &AppState, ctx: &Ctx, id: i64, typed: Typed) -> 
     .await?;
     let invalid = !typed.errors.is_empty();
     let page = render(&RoundPage {
-        page: Page::new(ctx, format!("{}{}", typed.errors.title_prefix(), round.title)),
+        page: Page::new(ctx, format!("{}Round: {}", typed.errors.title_prefix(), round.title)),
         questions: store::questions(&state.db, id).await?,
         panel: panel
             .into_iter()
