@@ -183,15 +183,10 @@ pub async fn start(State(state): State<AppState>, ctx: Ctx, Path(round_id): Path
     Ok(redirect_with_notice(&state, &format!("/grants/applications/{id}"), "application-started"))
 }
 
-/// What the applicant chose on the form, checked: the answers, the group (if any), group size
-/// and listing. Errors come back keyed by field.
-pub struct Saved {
-    pub submitting: bool,
-}
-
-/// Save (and, when asked, submit) an application from its form. Shared by the applicant's
-/// page and staff entering it on someone's behalf. Returns the errors to show, if any.
-pub async fn save_from_form(state: &AppState, app: &Application, form: &FormData) -> AppResult<(Saved, FormErrors)> {
+/// Save (and, when asked, submit) an application from its form: the answers, the group (if
+/// any), group size and listing. Shared by the applicant's page and staff entering it on
+/// someone's behalf. Returns whether it was a submission, and the errors to show, if any.
+pub async fn save_from_form(state: &AppState, app: &Application, form: &FormData) -> AppResult<(bool, FormErrors)> {
     let submitting = form.get("action") == "submit";
     let questions = store::questions(&state.db, app.round_id).await?;
     let member_id = app.member_id.ok_or(AppError::NotFound)?;
@@ -249,7 +244,7 @@ pub async fn save_from_form(state: &AppState, app: &Application, form: &FormData
         .await?;
         tx.commit().await?;
     }
-    Ok((Saved { submitting }, errors))
+    Ok((submitting, errors))
 }
 
 /// Membership, who may apply, the cap and the round's dates, as reasons the applicant reads.
@@ -278,12 +273,12 @@ pub async fn save(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
     if !app.editable() {
         return show(&state, &ctx, app, None, FormErrors::default()).await;
     }
-    let (saved, errors) = save_from_form(&state, &app, &form).await?;
+    let (submitted, errors) = save_from_form(&state, &app, &form).await?;
     if !errors.is_empty() {
         let app = own(&state, &ctx, id).await?;
         return show(&state, &ctx, app, Some(&form), errors).await;
     }
-    let notice = if saved.submitting { "application-sent" } else { "application-saved" };
+    let notice = if submitted { "application-sent" } else { "application-saved" };
     Ok(redirect_with_notice(&state, &format!("/grants/applications/{id}"), notice))
 }
 

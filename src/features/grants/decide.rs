@@ -16,6 +16,7 @@ use super::{
     store::{self, Application},
 };
 use crate::core::{
+    audit::{self, Action},
     context::Ctx,
     error::{AppError, AppResult},
     forms::{FormData, FormErrors},
@@ -173,7 +174,7 @@ pub async fn decide(
     }
 }
 
-async fn award_and_application(state: &AppState, award_id: i64) -> AppResult<Award> {
+async fn award_or_404(state: &AppState, award_id: i64) -> AppResult<Award> {
     money::award(&state.db, award_id).await?.ok_or(AppError::NotFound)
 }
 
@@ -183,7 +184,7 @@ pub async fn schedule_payment(
     Path(award_id): Path<i64>,
     form: FormData,
 ) -> AppResult<Response> {
-    let award = award_and_application(&state, award_id).await?;
+    let award = award_or_404(&state, award_id).await?;
     let id = award.application_id;
     let due_on = match parse_date(&form.get("due_on")) {
         Some(d) => d.to_string(),
@@ -230,7 +231,7 @@ pub async fn mark_paid(
         .fetch_optional(&state.db.pool)
         .await?
         .ok_or(AppError::NotFound)?;
-    let award = award_and_application(&state, award_id).await?;
+    let award = award_or_404(&state, award_id).await?;
     let method = form.get("method");
     let paid_on = parse_date(&form.get("paid_on")).map(|d| d.to_string());
     let (field, message) = match (&paid_on, PAYMENT_METHODS.contains(&method.as_str())) {
@@ -263,7 +264,7 @@ pub async fn bank_details(
     if !state.config.store_bank_details {
         return Err(AppError::NotFound);
     }
-    let award = award_and_application(&state, award_id).await?;
+    let award = award_or_404(&state, award_id).await?;
     match BankDetails::parse(&form.get("account_name"), &form.get("sort_code"), &form.get("account_number")) {
         Ok(details) => {
             money::set_bank_details(&state.db, &state.keys, award_id, &details).await?;
@@ -288,10 +289,19 @@ pub struct DueBy {
     due_by: Option<String>,
 }
 
-/// Unpaid payments due by a date (today unless given), for the bank's bulk upload.
-pub async fn bank_export(State(state): State<AppState>, Query(q): Query<DueBy>) -> AppResult<Response> {
+/// Unpaid payments due by a date (today unless given), for the bank's bulk upload. It can hold
+/// bank details, so each export is in the audit log.
+pub async fn bank_export(State(state): State<AppState>, ctx: Ctx, Query(q): Query<DueBy>) -> AppResult<Response> {
     let due_by = q.due_by.as_deref().and_then(parse_date).map(|d| d.to_string()).unwrap_or_else(|| local_date(now()));
     let body = money::bank_export(&state.db, &state.keys, &due_by).await?;
+    audit::record(
+        &state.db.pool,
+        ctx.user()?.id,
+        Action::Export,
+        None,
+        &format!("exported grant payments due by {due_by} for the bank"),
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -394,14 +394,14 @@ pub async fn edit_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i
 
 pub async fn edit(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, form: FormData) -> AppResult<Response> {
     let app = behalf_draft(&state, id).await?;
-    let (saved, errors) = save_from_form(&state, &app, &form).await?;
+    let (submitted, errors) = save_from_form(&state, &app, &form).await?;
     if !errors.is_empty() {
         return edit_page_with(&state, &ctx, app, Some(&form), errors).await;
     }
-    let to = if saved.submitting {
-        format!("/staff/grants/applications/{id}")
+    let (to, notice) = if submitted {
+        (format!("/staff/grants/applications/{id}"), "application-sent")
     } else {
-        format!("/staff/grants/applications/{id}/edit")
+        (format!("/staff/grants/applications/{id}/edit"), "application-saved")
     };
-    Ok(redirect_with_notice(&state, &to, if saved.submitting { "application-sent" } else { "application-saved" }))
+    Ok(redirect_with_notice(&state, &to, notice))
 }
