@@ -151,6 +151,13 @@ pub async fn decide(
         Ok(d) => d,
         Err(errors) => return page_with(&state, &ctx, id, Typed { values: form, errors }).await,
     };
+    let cap = store::fund(&state.db, app.fund_id).await?.and_then(|f| f.cap_pence);
+    if let (Some(cap), Some(amount)) = (cap, decision.amount_pence) {
+        if amount > cap {
+            let message = format!("This fund gives up to {} for each award", pounds(cap));
+            return page_with(&state, &ctx, id, one_error(form, "amount", message)).await;
+        }
+    }
     let email = decision_email(&state, &app, &money::applicant_message(&decision));
     match money::decide(&state.db, &app, &decision, ctx.user()?.id, email.as_ref()).await {
         Ok(()) => {

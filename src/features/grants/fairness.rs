@@ -45,17 +45,21 @@ struct Tally {
 /// to each community it named).
 pub async fn rows(db: &Db, scope: &Scope) -> Result<Vec<FairRow>, sqlx::Error> {
     let (filter, bind) = match scope {
-        Scope::Published => ("r.decided_at IS NOT NULL AND r.id > $1", 0),
-        Scope::Round(id) => ("a.round_id = $1", *id),
-        Scope::Fund(id) => ("r.fund_id = $1", *id),
+        Scope::Published => ("r.decided_at IS NOT NULL", None),
+        Scope::Round(id) => ("a.round_id = $1", Some(*id)),
+        Scope::Fund(id) => ("r.fund_id = $1", Some(*id)),
     };
     type Row = (Option<String>, Option<i64>, Option<String>, Option<String>, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT a.region, a.first_time, a.group_size, a.community, w.amount_pence FROM grant_applications a \
          JOIN grant_rounds r ON r.id = a.round_id LEFT JOIN grant_awards w ON w.application_id = a.id \
          WHERE {filter} AND a.submitted_at IS NOT NULL AND a.status <> 'withdrawn'"
-    ))
-    .bind(bind)
+    );
+    let query = sqlx::query_as::<_, Row>(&sql);
+    let rows = match bind {
+        Some(id) => query.bind(id),
+        None => query,
+    }
     .fetch_all(&db.pool)
     .await?;
     let mut tallies: BTreeMap<(usize, String), Tally> = BTreeMap::new();

@@ -50,7 +50,7 @@ impl Publisher {
     fn of(state: &AppState) -> Publisher {
         let prefix = state.config.giving360_prefix.clone().unwrap_or_else(|| UNREGISTERED.into());
         Publisher {
-            funder_id: state.config.funder_org_id.clone().unwrap_or_else(|| format!("360G-{prefix}")),
+            funder_id: state.config.funder_org_id.clone().unwrap_or_else(|| format!("360G-{prefix}-network")),
             funder_name: state.config.network_name.clone(),
             base_url: state.config.base_url.clone(),
             prefix,
