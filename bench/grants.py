@@ -64,20 +64,26 @@ def seed_sql():
     for i in range(APPLICATIONS + AWARDS):
         app_id, member = BASE_ID + i, BASE_ID + PANEL + i
         scoring = i < APPLICATIONS
-        apps.append((app_id, BASE_ID if scoring else BASE_ID + 1, member, rnd.randrange(5_000, 100_000, 500),
-                     "submitted" if scoring else "awarded", rnd.choice([0, 1]), rnd.choice(REGIONS), rnd.choice(COMMUNITIES),
-                     rnd.choice(SIZES), rnd.choice([0, 1]), 1, 1, 1_700_000_000))
+        totals, conflicted = [], 0
         if scoring:
             for p in range(PANEL):
                 if rnd.random() < 0.02:
                     conflicts.append((app_id, BASE_ID + p, 1))
+                    conflicted += 1
                     continue
-                for c in range(CRITERIA):
-                    scores.append((app_id, BASE_ID + p, BASE_ID + c, rnd.randrange(4), "", 1))
-        else:
+                marks = [rnd.randrange(4) for _ in range(CRITERIA)]
+                scores += [(app_id, BASE_ID + p, BASE_ID + c, m, "", 1) for c, m in enumerate(marks)]
+                totals.append(sum(marks))
+        # The summary the app keeps beside each application (panel::refresh_summary).
+        summary = (len(totals), sum(totals), max(totals) - min(totals) if totals else 0, conflicted)
+        apps.append((app_id, BASE_ID if scoring else BASE_ID + 1, member, rnd.randrange(5_000, 100_000, 500),
+                     "submitted" if scoring else "awarded", rnd.choice([0, 1]), rnd.choice(REGIONS), rnd.choice(COMMUNITIES),
+                     rnd.choice(SIZES), rnd.choice([0, 1]), 1, 1, 1_700_000_000, *summary))
+        if not scoring:
             awards.append((BASE_ID + i, app_id, BASE_ID, apps[-1][3], "2026-01-15", "2026-07-15", 1_700_000_000))
     sql += rows("grant_applications", ["id", "round_id", "member_id", "amount_pence", "status", "first_time", "region", "community",
-                                       "group_size", "listed", "created_at", "updated_at", "submitted_at"], apps)
+                                       "group_size", "listed", "created_at", "updated_at", "submitted_at", "score_scorers", "score_total",
+                                       "score_spread", "conflicts"], apps)
     sql += rows("grant_conflicts", ["application_id", "member_id", "declared_at"], conflicts)
     sql += rows("grant_scores", ["application_id", "member_id", "criterion_id", "score", "note", "scored_at"], scores)
     sql += rows("grant_awards", ["id", "application_id", "fund_id", "amount_pence", "awarded_on", "follow_up_on", "updated_at"], awards)

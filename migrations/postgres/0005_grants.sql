@@ -111,6 +111,12 @@ CREATE TABLE grant_applications (
     group_size TEXT,
     -- The group agreed to be named in the public list of awards.
     listed BIGINT NOT NULL,
+    -- The panel's scores in brief, recomputed from grant_scores and grant_conflicts in the
+    -- same transaction as every change to them, so the scoring table is one indexed read.
+    score_scorers BIGINT NOT NULL DEFAULT 0,
+    score_total BIGINT NOT NULL DEFAULT 0,
+    score_spread BIGINT NOT NULL DEFAULT 0,
+    conflicts BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     submitted_at BIGINT

@@ -40,47 +40,40 @@ struct Tally {
     amount: i64,
 }
 
+/// What each dimension groups by, in DIMENSIONS order. Communities are stored as the member
+/// described them ("; "-joined), so they are split after grouping.
+const GROUPINGS: [&str; 4] = ["a.region", "a.first_time", "a.group_size", "a.community"];
+
 /// The fairness rows for a scope, suppressed. Applications still in draft or withdrawn are not
-/// counted. One pass over the applications: each is added to its row in every dimension (and
-/// to each community it named).
+/// counted. The database groups each dimension, so only a few rows come back however many
+/// applications there are.
 pub async fn rows(db: &Db, scope: &Scope) -> Result<Vec<FairRow>, sqlx::Error> {
     let (filter, bind) = match scope {
         Scope::Published => ("r.decided_at IS NOT NULL", None),
         Scope::Round(id) => ("a.round_id = $1", Some(*id)),
         Scope::Fund(id) => ("r.fund_id = $1", Some(*id)),
     };
-    type Row = (Option<String>, Option<i64>, Option<String>, Option<String>, Option<i64>);
-    let sql = format!(
-        "SELECT a.region, a.first_time, a.group_size, a.community, w.amount_pence FROM grant_applications a \
-         JOIN grant_rounds r ON r.id = a.round_id LEFT JOIN grant_awards w ON w.application_id = a.id \
-         WHERE {filter} AND a.submitted_at IS NOT NULL AND a.status <> 'withdrawn'"
-    );
-    let query = sqlx::query_as::<_, Row>(&sql);
-    let rows = match bind {
-        Some(id) => query.bind(id),
-        None => query,
-    }
-    .fetch_all(&db.pool)
-    .await?;
     let mut tallies: BTreeMap<(usize, String), Tally> = BTreeMap::new();
-    for (region, first_time, group_size, community, award) in rows {
-        let size = GROUP_SIZES.iter().find(|(v, _)| Some(*v) == group_size.as_deref()).map_or("Not given", |(_, l)| *l);
-        let mut keys = vec![
-            (0, region.unwrap_or_else(|| "Not given".into())),
-            (1, if first_time == Some(0) { "Applied before" } else { "First time" }.to_string()),
-            (2, if size == "Prefer not to say" { "Not given".into() } else { size.to_string() }),
-        ];
-        let communities = split_communities(community.as_deref());
-        if communities.is_empty() {
-            keys.push((3, "Not given".into()));
+    for (dim, grouping) in GROUPINGS.iter().enumerate() {
+        let sql = format!(
+            "SELECT CAST({grouping} AS TEXT), COUNT(*), COUNT(w.id), {} FROM grant_applications a \
+             JOIN grant_rounds r ON r.id = a.round_id LEFT JOIN grant_awards w ON w.application_id = a.id \
+             WHERE {filter} AND a.submitted_at IS NOT NULL AND a.status <> 'withdrawn' GROUP BY {grouping}",
+            store::sum("w.amount_pence")
+        );
+        let query = sqlx::query_as::<_, (Option<String>, i64, i64, i64)>(&sql);
+        let groups = match bind {
+            Some(id) => query.bind(id),
+            None => query,
         }
-        keys.extend(communities.into_iter().map(|c| (3, c)));
-        for key in keys {
-            let t = tallies.entry(key).or_default();
-            t.applications += 1;
-            if let Some(a) = award {
-                t.awards += 1;
-                t.amount += a;
+        .fetch_all(&db.pool)
+        .await?;
+        for (value, applications, awards, amount) in groups {
+            for label in labels(dim, value.as_deref()) {
+                let t = tallies.entry((dim, label)).or_default();
+                t.applications += applications;
+                t.awards += awards;
+                t.amount += amount;
             }
         }
     }
@@ -88,6 +81,21 @@ pub async fn rows(db: &Db, scope: &Scope) -> Result<Vec<FairRow>, sqlx::Error> {
         .into_iter()
         .map(|((dim, value), t)| fair_row(DIMENSIONS[dim], value, t.applications, t.awards, t.amount))
         .collect())
+}
+
+/// The rows a stored value counts in: one, or one per community named.
+fn labels(dimension: usize, value: Option<&str>) -> Vec<String> {
+    let not_given = || vec!["Not given".to_string()];
+    match (dimension, value) {
+        (_, None | Some("")) => not_given(),
+        (1, Some("0")) => vec!["Applied before".into()],
+        (1, Some(_)) => vec!["First time".into()],
+        (2, Some(v)) => {
+            GROUP_SIZES.iter().find(|(code, _)| *code == v).map_or_else(not_given, |(_, l)| vec![l.to_string()])
+        }
+        (3, Some(v)) => split_communities(Some(v)),
+        (_, Some(v)) => vec![v.to_string()],
+    }
 }
 
 const DIMENSIONS: [&str; 4] = ["Region", "First time or returning", "Group size", "Self-described community"];

@@ -168,8 +168,18 @@ pub async fn erase_member_data(conn: &mut AnyConnection, member_id: i64) -> Resu
         "UPDATE grant_decisions SET decided_by = NULL WHERE decided_by = $1".to_string(),
         "UPDATE grant_income SET recorded_by = NULL WHERE recorded_by = $1".to_string(),
     ];
+    let scored: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT application_id FROM grant_scores WHERE member_id = $1 \
+         UNION SELECT application_id FROM grant_conflicts WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .fetch_all(&mut *conn)
+    .await?;
     for sql in statements {
         sqlx::query(&sql).bind(member_id).execute(&mut *conn).await?;
+    }
+    for (application_id,) in scored {
+        panel::refresh_summary(conn, application_id).await?;
     }
     Ok(())
 }

@@ -12,6 +12,8 @@ use super::{
     domain::SCALE,
     store::{self, Application, Criterion, Round},
 };
+use sqlx::AnyConnection;
+
 use crate::core::{
     context::Ctx,
     error::{AppError, AppResult},
@@ -41,6 +43,33 @@ pub async fn conflicted(state: &AppState, application_id: i64, member_id: i64) -
             .fetch_one(&state.db.pool)
             .await?;
     Ok(n > 0)
+}
+
+/// Recompute an application's score summary (how many scored it, the total, the spread between
+/// panel members' totals, and conflicts declared) from the scores themselves. Called in the
+/// transaction of every change to its scores or conflicts, so the summary cannot drift.
+pub async fn refresh_summary(conn: &mut AnyConnection, application_id: i64) -> Result<(), sqlx::Error> {
+    let totals: Vec<(i64,)> = sqlx::query_as(
+        "SELECT CAST(SUM(score) AS BIGINT) FROM grant_scores WHERE application_id = $1 GROUP BY member_id",
+    )
+    .bind(application_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let spread = match (totals.iter().map(|t| t.0).max(), totals.iter().map(|t| t.0).min()) {
+        (Some(hi), Some(lo)) => hi - lo,
+        _ => 0,
+    };
+    sqlx::query(
+        "UPDATE grant_applications SET score_scorers = $1, score_total = $2, score_spread = $3, \
+         conflicts = (SELECT COUNT(*) FROM grant_conflicts WHERE application_id = $4) WHERE id = $4",
+    )
+    .bind(totals.len() as i64)
+    .bind(totals.iter().map(|t| t.0).sum::<i64>())
+    .bind(spread)
+    .bind(application_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A round this person sits on the panel of (NotFound otherwise: the page does not exist for them).
@@ -250,6 +279,7 @@ pub async fn score(
         .execute(&mut *tx)
         .await?;
     }
+    refresh_summary(&mut tx, id).await?;
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/panel/rounds/{}", app.round_id), "scores-saved"))
 }
@@ -301,21 +331,15 @@ struct ScoresPage {
     panel_size: i64,
 }
 
-/// Every application of a round with its panel totals, in one query: each member's total per
-/// application is summed first, then spread across members.
+/// Every application of a round with its panel totals and spread: one indexed read of the
+/// summaries kept beside each application (see [`refresh_summary`]).
 pub async fn scoring_table(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let round = store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    type Row = (i64, Option<String>, Option<String>, Option<i64>, String, i64, i64, i64, i64, i64);
+    type Row = (i64, Option<String>, Option<String>, Option<i64>, String, i64, i64, i64, i64);
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT a.id, g.name, m.display_name, a.amount_pence, a.status, \
-         COALESCE(t.scorers, 0), COALESCE(t.total, 0), COALESCE(t.lo, 0), COALESCE(t.hi, 0), \
-         (SELECT COUNT(*) FROM grant_conflicts c WHERE c.application_id = a.id) \
+        "SELECT a.id, g.name, m.display_name, a.amount_pence, a.status, a.score_scorers, a.score_total, a.score_spread, a.conflicts \
          FROM grant_applications a LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN members m ON m.id = a.member_id \
-         LEFT JOIN (SELECT application_id, COUNT(*) AS scorers, CAST(SUM(mt) AS BIGINT) AS total, MIN(mt) AS lo, MAX(mt) AS hi \
-                    FROM (SELECT s.application_id, s.member_id, CAST(SUM(s.score) AS BIGINT) AS mt FROM grant_scores s \
-                          JOIN grant_applications x ON x.id = s.application_id WHERE x.round_id = $1 \
-                          GROUP BY s.application_id, s.member_id) per_member GROUP BY application_id) t ON t.application_id = a.id \
-         WHERE a.round_id = $1 AND a.status IN {PANEL_STATUSES} ORDER BY COALESCE(t.total, 0) DESC, a.id"
+         WHERE a.round_id = $1 AND a.status IN {PANEL_STATUSES} ORDER BY a.score_total DESC, a.id"
     ))
     .bind(id)
     .fetch_all(&state.db.pool)
@@ -326,7 +350,7 @@ pub async fn scoring_table(State(state): State<AppState>, ctx: Ctx, Path(id): Pa
         .await?;
     let rows = rows
         .into_iter()
-        .map(|(id, group, member, amount, status, scorers, total, lo, hi, conflicts)| ScoreRow {
+        .map(|(id, group, member, amount, status, scorers, total, spread, conflicts)| ScoreRow {
             id,
             from: group.or(member).unwrap_or_else(|| "Former member".into()),
             amount: amount.map(super::domain::pounds).unwrap_or_default(),
@@ -334,7 +358,7 @@ pub async fn scoring_table(State(state): State<AppState>, ctx: Ctx, Path(id): Pa
             scorers,
             total,
             mean: if scorers > 0 { format!("{:.1}", total as f64 / scorers as f64) } else { "–".into() },
-            spread: hi - lo,
+            spread,
             conflicts,
         })
         .collect();
