@@ -161,7 +161,8 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
     connections = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys.argv else 4
-    results = {"connections": connections, "sqlite": bench("sqlite", connections)}
+    # The machine may be shared: say how busy it was, since p99 under load includes queueing.
+    results = {"connections": connections, "load_average_before": os.getloadavg()[0], "sqlite": bench("sqlite", connections)}
     if "--skip-postgres" not in sys.argv:
         name = f"bench_grants_{os.getpid()}"
         run.psql(f"CREATE DATABASE {name}")
@@ -169,6 +170,7 @@ def main():
             results["postgres"] = bench("postgres", connections, run.PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
         finally:
             run.psql(f"DROP DATABASE IF EXISTS {name}")
+    results["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
     os.makedirs(os.path.join(run.ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(run.ROOT, "bench", "results", "grants.json"), "w") as f:

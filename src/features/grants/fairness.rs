@@ -40,35 +40,35 @@ struct Tally {
     amount: i64,
 }
 
-/// What each dimension groups by, in DIMENSIONS order. Communities are stored as the member
-/// described them ("; "-joined), so they are split after grouping.
-const GROUPINGS: [&str; 4] = ["a.region", "a.first_time", "a.group_size", "a.community"];
-
 /// The fairness rows for a scope, suppressed. Applications still in draft or withdrawn are not
-/// counted. The database groups each dimension, so only a few rows come back however many
-/// applications there are.
+/// counted. The database groups by all four facts at once, so a few hundred rows at most come
+/// back however many applications there are; each group then counts in its row of every
+/// dimension.
 pub async fn rows(db: &Db, scope: &Scope) -> Result<Vec<FairRow>, sqlx::Error> {
     let (filter, bind) = match scope {
         Scope::Published => ("r.decided_at IS NOT NULL", None),
         Scope::Round(id) => ("a.round_id = $1", Some(*id)),
         Scope::Fund(id) => ("r.fund_id = $1", Some(*id)),
     };
+    let sql = format!(
+        "SELECT a.region, CAST(a.first_time AS TEXT), a.group_size, a.community, COUNT(*), COUNT(w.id), {} \
+         FROM grant_applications a JOIN grant_rounds r ON r.id = a.round_id LEFT JOIN grant_awards w ON w.application_id = a.id \
+         WHERE {filter} AND a.submitted_at IS NOT NULL AND a.status <> 'withdrawn' \
+         GROUP BY a.region, a.first_time, a.group_size, a.community",
+        store::sum("w.amount_pence")
+    );
+    type Row = (Option<String>, Option<String>, Option<String>, Option<String>, i64, i64, i64);
+    let query = sqlx::query_as::<_, Row>(&sql);
+    let groups = match bind {
+        Some(id) => query.bind(id),
+        None => query,
+    }
+    .fetch_all(&db.pool)
+    .await?;
     let mut tallies: BTreeMap<(usize, String), Tally> = BTreeMap::new();
-    for (dim, grouping) in GROUPINGS.iter().enumerate() {
-        let sql = format!(
-            "SELECT CAST({grouping} AS TEXT), COUNT(*), COUNT(w.id), {} FROM grant_applications a \
-             JOIN grant_rounds r ON r.id = a.round_id LEFT JOIN grant_awards w ON w.application_id = a.id \
-             WHERE {filter} AND a.submitted_at IS NOT NULL AND a.status <> 'withdrawn' GROUP BY {grouping}",
-            store::sum("w.amount_pence")
-        );
-        let query = sqlx::query_as::<_, (Option<String>, i64, i64, i64)>(&sql);
-        let groups = match bind {
-            Some(id) => query.bind(id),
-            None => query,
-        }
-        .fetch_all(&db.pool)
-        .await?;
-        for (value, applications, awards, amount) in groups {
+    for (region, first_time, group_size, community, applications, awards, amount) in groups {
+        let facts = [region, first_time, group_size, community];
+        for (dim, value) in facts.iter().enumerate() {
             for label in labels(dim, value.as_deref()) {
                 let t = tallies.entry((dim, label)).or_default();
                 t.applications += applications;
