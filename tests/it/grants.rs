@@ -21,6 +21,7 @@ crate::on_both_databases!(
     open_data_is_valid_360giving_and_names_no_individual,
     donations_feed_the_pot_and_a_donor_is_erased_except_their_gift_aid_declaration,
     bank_details_are_stored_only_when_turned_on_and_then_encrypted,
+    a_member_withdraws_and_staff_cannot_award_above_the_cap,
 );
 
 fn today() -> String {
@@ -716,4 +717,42 @@ async fn bank_details_are_stored_only_when_turned_on_and_then_encrypted(backend:
         let csv = app.get_with(&staff, "/staff/grants/payments.csv").await.body;
         assert!(csv.contains("Hearing Voices,309012,12345678,80.00,GRANT"), "{csv}");
     }
+}
+
+async fn a_member_withdraws_and_staff_cannot_award_above_the_cap(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff("staff").await;
+    let (_, round) = fund_and_round(&app, &staff, "both", "5000", "500").await;
+    app.add_member("Wren", "wren@example.org", "member").await;
+    app.sign_in("wren@example.org").await;
+    let q = question_ids(&app, round).await;
+    let a = answers(&q, "400", "Tea and biscuits.");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = start_application(&app, &app.client, round).await;
+        let page = format!("/grants/applications/{id}");
+        assert_eq!(app.submit(&page, &page, &fields(&a, &[("action", "submit")])).await.status, 303);
+        ids.push(id);
+    }
+    // Withdrawn: the status and a message say so, and the panel no longer sees it.
+    let page = format!("/grants/applications/{}", ids[0]);
+    let r = app.submit(&page, &format!("{page}/withdraw"), &[]).await;
+    assert_eq!(r.status, 303);
+    let mine = app.get(&page).await;
+    assert!(mine.body.contains("Withdrawn") && mine.body.contains("You withdrew this application"));
+    let table = app.get_with(&staff, &format!("/staff/grants/rounds/{round}/scores")).await;
+    assert!(!table.body.contains(&format!("/staff/grants/applications/{}\"", ids[0])));
+    // A different amount above the fund's cap is refused with the cap named.
+    let decide = format!("/staff/grants/applications/{}", ids[1]);
+    let r = app
+        .submit_with(
+            &staff,
+            &decide,
+            &format!("{decide}/decide"),
+            &[("outcome", "award_different"), ("amount", "600"), ("reason", "More than asked.")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("This fund gives up to £500 for each award") && r.body.contains("More than asked."));
+    assert!(money::award_of(&app.state.db, ids[1]).await.unwrap().is_none());
 }
