@@ -9,6 +9,7 @@ mod bulletin_crash;
 mod cli;
 mod directory;
 mod dkim;
+mod grants;
 mod groups;
 mod import;
 mod jobs;
