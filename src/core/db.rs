@@ -201,6 +201,11 @@ impl Db {
     }
 }
 
+/// The rows read by a [`Db::rows_as_json`] statement, each as `T` (a tuple of its columns).
+pub fn json_rows<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, sqlx::Error> {
+    serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
 /// `text` for use inside a LIKE pattern written with `ESCAPE '\'`: its own `%`, `_` and `\`
 /// match only themselves.
 pub fn like_literal(text: &str) -> String {

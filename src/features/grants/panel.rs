@@ -336,14 +336,18 @@ struct ScoresPage {
 pub async fn scoring_table(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let round = store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
     type Row = (i64, Option<String>, Option<String>, Option<i64>, String, i64, i64, i64, i64);
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT a.id, g.name, m.display_name, a.amount_pence, a.status, a.score_scorers, a.score_total, a.score_spread, a.conflicts \
-         FROM grant_applications a LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN members m ON m.id = a.member_id \
-         WHERE a.round_id = $1 AND a.status IN {PANEL_STATUSES} ORDER BY a.score_total DESC, a.id"
-    ))
-    .bind(id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    // Thousands of rows: read as one JSON value (see `Db::rows_as_json`).
+    let sql = state.db.rows_as_json(
+        "id, group_name, member_name, amount_pence, status, score_scorers, score_total, score_spread, conflicts",
+        &format!(
+            "SELECT a.id, g.name AS group_name, m.display_name AS member_name, a.amount_pence, a.status, \
+                    a.score_scorers, a.score_total, a.score_spread, a.conflicts \
+             FROM grant_applications a LEFT JOIN groups g ON g.id = a.group_id LEFT JOIN members m ON m.id = a.member_id \
+             WHERE a.round_id = $1 AND a.status IN {PANEL_STATUSES} ORDER BY a.score_total DESC, a.id"
+        ),
+    );
+    let json: String = sqlx::query_scalar(&sql).bind(id).fetch_one(&state.db.pool).await?;
+    let rows: Vec<Row> = crate::core::db::json_rows(&json)?;
     let panel_size: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grant_panel_members WHERE round_id = $1")
         .bind(id)
         .fetch_one(&state.db.pool)

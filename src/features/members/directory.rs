@@ -338,7 +338,7 @@ async fn fetch_counted(db: &Db, sql: &str, binds: &[String]) -> Result<(Vec<Dire
         q = q.bind(b.clone());
     }
     let json = q.fetch_one(&db.pool).await?;
-    let found: Vec<CountedRow> = serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let found: Vec<CountedRow> = crate::core::db::json_rows(&json)?;
     let counted = found.first().map(|row| row.7);
     let rows = found
         .into_iter()
