@@ -45,6 +45,7 @@ pub fn all_routes() -> Routes {
         .merge(features::groups::routes())
         .merge(features::admin::routes())
         .merge(features::bulletin::routes())
+        .merge(features::voice::routes())
 }
 
 /// Every kind of background job, with the area's handler for it.
@@ -54,7 +55,7 @@ pub fn job_handlers() -> Handlers {
 
 /// Every area's housekeeping chores.
 pub fn chores() -> Chores {
-    features::bulletin::chores(housekeeping::core_chores())
+    features::voice::chores(features::bulletin::chores(housekeeping::core_chores()))
 }
 
 pub fn router(state: AppState) -> (Router, Vec<Rule>) {

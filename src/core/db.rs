@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_bulletin.sql"),
         postgres: include_str!("../../migrations/postgres/0003_bulletin.sql"),
     },
+    Migration {
+        version: 4,
+        sqlite: include_str!("../../migrations/sqlite/0004_voice.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_voice.sql"),
+    },
 ];
 
 impl Db {

@@ -106,6 +106,14 @@ const NOTICES: &[(&str, &str)] = &[
     ("test-sent", "A test has been sent to your email address."),
     ("list-created", "The list has been started."),
     ("delivery-resumed", "Delivery to that address has been resumed."),
+    ("signature-confirmed", "Thank you: your signature is confirmed and counts."),
+    ("group-cosigned", "Your group has co-signed."),
+    ("letter-saved", "The letter has been saved."),
+    ("organisation-added", "The organisation has been added as a co-signer."),
+    ("update-sent", "The update is being emailed to signers who asked for updates."),
+    ("request-sent", "Your request has been sent. We will answer by email, and you can follow it here."),
+    ("request-triaged", "Saved. If the status changed, the requester has been told by email."),
+    ("narrative-added", "The entry has been added to the record."),
 ];
 
 pub fn notice_text(code: &str) -> &'static str {

@@ -5,6 +5,7 @@ pub mod bulletin;
 pub mod groups;
 pub mod members;
 pub mod site;
+pub mod voice;
 
 use sqlx::AnyConnection;
 
@@ -13,7 +14,10 @@ use crate::core::{error::AppResult, state::AppState};
 /// What each area holds about one member, as sections of their data download (people own
 /// their data: every area that stores something about a person lists it here).
 pub async fn member_data(state: &AppState, member_id: i64) -> AppResult<Vec<(&'static str, serde_json::Value)>> {
-    Ok(vec![("bulletin", bulletin::member_data(state, member_id).await?)])
+    Ok(vec![
+        ("bulletin", bulletin::member_data(state, member_id).await?),
+        ("voice", voice::member_data(state, member_id).await?),
+    ])
 }
 
 /// Erase what each area holds about a member, inside the erasure's transaction. `email` is
@@ -23,12 +27,14 @@ pub async fn erase_member_data(
     member_id: i64,
     email: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    bulletin::erase_member_data(conn, member_id, email).await
+    bulletin::erase_member_data(conn, member_id, email).await?;
+    voice::erase_member_data(conn, member_id, email).await
 }
 
 /// Each area's in-memory state for this instance (see `AppState::area`).
 pub fn area_state() -> axum::http::Extensions {
     let mut areas = axum::http::Extensions::new();
     bulletin::area_state(&mut areas);
+    voice::area_state(&mut areas);
     areas
 }

@@ -16,3 +16,4 @@ mod members;
 mod privacy;
 mod schema;
 mod site;
+mod voice;
