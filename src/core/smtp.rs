@@ -88,8 +88,7 @@ impl SmtpPool {
             _ => None,
         };
         let mut conn =
-            AsyncSmtpConnection::connect_tokio1((s.host.as_str(), s.port), Some(TIMEOUT), &s.hello, wrapper, None)
-                .await?;
+            AsyncSmtpConnection::connect_tokio1((s.host.as_str(), s.port), Some(TIMEOUT), &s.hello, wrapper, None).await?;
         match &s.tls {
             Tls::Required(params) => conn.starttls(params.clone(), &s.hello).await?,
             Tls::Opportunistic(params) if conn.can_starttls() => conn.starttls(params.clone(), &s.hello).await?,
