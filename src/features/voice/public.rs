@@ -240,7 +240,7 @@ async fn pending_letter(state: &AppState, token: &str) -> AppResult<Option<Lette
 fn link_expired(ctx: &Ctx) -> Response {
     let mut response = message(
         ctx,
-        "This link no longer works",
+        "This signature link no longer works",
         &["It has been used already, or the signature was not confirmed within 7 days, or the letter has closed. If you have already confirmed, your signature counts."],
         Some(("/letters", "See open letters")),
     );

@@ -65,7 +65,7 @@ async fn letter_form(
         None => ((0, 0), Vec::new()),
     };
     let title = match &letter {
-        Some(l) => l.title.clone(),
+        Some(l) => format!("Manage: {}", l.title),
         None => "New letter or petition".to_string(),
     };
     let invalid = !errors.is_empty();
@@ -222,7 +222,7 @@ pub async fn printable(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i
     let all = store::all_signers(&state.db, letter.id).await?;
     let hidden = all.iter().filter(|(s, _)| s.is_none()).count();
     Ok(render(&PrintPage {
-        page: Page::new(&ctx, letter.title.clone()),
+        page: Page::new(&ctx, format!("Signatories for delivery: {}", letter.title)),
         body_html: to_safe_html(&letter.body),
         cosigners: store::cosigners(&state.db, letter.id).await?,
         signers: all.into_iter().filter_map(|(s, _)| s).collect(),
