@@ -136,7 +136,16 @@ pub async fn sign(
     Path(slug): Path<String>,
     form: FormData,
 ) -> AppResult<Response> {
-    let letter = public_letter(&state, &slug).await?;
+    let signatures = state.area::<std::sync::Arc<Signatures>>();
+    // Read up to a second old: the writer checks the letter is still open as it writes.
+    let letter = match signatures.letters.get(&slug) {
+        Some(letter) => letter,
+        None => {
+            let letter = std::sync::Arc::new(public_letter(&state, &slug).await?);
+            signatures.letters.put(slug, letter.clone());
+            letter
+        }
+    };
     if !letter.is_open() {
         return Ok(closed(&ctx, &letter));
     }
@@ -147,9 +156,8 @@ pub async fn sign(
     let input = SignatureInput::from_form(&form);
     let signature = match input.validate() {
         Ok(s) => s,
-        Err(errors) => return letter_page(&state, &ctx, letter, 1, input, errors).await,
+        Err(errors) => return letter_page(&state, &ctx, (*letter).clone(), 1, input, errors).await,
     };
-    let signatures = state.area::<std::sync::Arc<Signatures>>();
     if !signatures.allow(ctx.ip, state.config.sign_limit_per_ip) {
         return Err(AppError::RateLimited);
     }
@@ -159,6 +167,7 @@ pub async fn sign(
     Ok(match signatures.submit(&state, submission).await? {
         Outcome::Added => check_email,
         Outcome::AlreadySigned => Redirect::to(&format!("/letters/{}/already-signed", letter.slug)).into_response(),
+        Outcome::Closed => closed(&ctx, &letter),
     })
 }
 

@@ -11,12 +11,14 @@ use std::{
     collections::HashMap,
     net::IpAddr,
     sync::{Arc, Mutex, OnceLock},
+    time::Duration,
 };
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::domain::NewSignature;
+use super::{domain::NewSignature, store::Letter};
 use crate::core::{
+    cache::CachedMap,
     db::Db,
     error::{AppError, AppResult},
     jobs::{self, NewJob, KIND_MAIL},
@@ -45,16 +47,29 @@ pub enum Outcome {
     Added,
     /// This email had already signed this letter: nothing was added.
     AlreadySigned,
+    /// The letter closed before the signature was written: nothing was added.
+    Closed,
 }
 
 type Waiting = (Submission, oneshot::Sender<Result<Outcome, String>>);
 
 /// The area's in-memory state: the channel to this instance's writer (started on first use,
-/// when the database is known) and the per-address signing limit.
-#[derive(Default)]
+/// when the database is known), the per-address signing limit, and letters by slug for the
+/// signing form (read once a second rather than once a signature).
 pub struct Signatures {
     sender: OnceLock<mpsc::Sender<Waiting>>,
     limiter: IpLimiter,
+    pub letters: CachedMap<String, Arc<Letter>>,
+}
+
+impl Default for Signatures {
+    fn default() -> Signatures {
+        Signatures {
+            sender: OnceLock::new(),
+            limiter: IpLimiter::default(),
+            letters: CachedMap::new(Duration::from_secs(1), 1_000),
+        }
+    }
 }
 
 impl Signatures {
@@ -100,9 +115,12 @@ async fn write(db: &Db, submissions: &[Submission]) -> Result<Vec<Outcome>, sqlx
     let mut outcomes = Vec::with_capacity(submissions.len());
     for s in submissions {
         let sig = &s.signature;
+        // The letter's status is checked here, in the writing transaction: the form may have read
+        // it up to a second ago.
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO letter_signatures (letter_id, email, name, organisation, role, place, comment, display, \
-             wants_updates, confirm_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             wants_updates, confirm_hash, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE EXISTS (SELECT 1 FROM letters WHERE id = $1 AND status = 'open') \
              ON CONFLICT (letter_id, email) DO NOTHING RETURNING id",
         )
         .bind(s.letter_id)
@@ -119,7 +137,13 @@ async fn write(db: &Db, submissions: &[Submission]) -> Result<Vec<Outcome>, sqlx
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else {
-            outcomes.push(Outcome::AlreadySigned);
+            let signed: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM letter_signatures WHERE letter_id = $1 AND email = $2")
+                    .bind(s.letter_id)
+                    .bind(sig.email.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            outcomes.push(if signed.is_some() { Outcome::AlreadySigned } else { Outcome::Closed });
             continue;
         };
         let key = confirmation_key(id);
