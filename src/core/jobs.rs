@@ -131,12 +131,16 @@ pub async fn enqueue_mail<'e, E: Executor<'e, Database = Any>>(
 pub async fn claim(state: &AppState) -> Result<Option<ClaimedJob>, sqlx::Error> {
     let db = &state.db;
     let t = now();
+    // Two single-status searches rather than one OR: each walks the (status, run_at) index in
+    // order and stops at the first row, where the OR sorted every queued job (milliseconds per
+    // claim, inside the write lock, once thousands were queued).
     let sql = format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
-         WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $2) \
-                       OR (status = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT 1 {}) \
+         WHERE id = COALESCE( \
+           (SELECT id FROM jobs WHERE status = 'running' AND locked_until < $2 ORDER BY run_at, id LIMIT 1 {lock}), \
+           (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $2 ORDER BY run_at, id LIMIT 1 {lock})) \
          RETURNING id, kind, payload, attempts, max_attempts",
-        db.skip_locked()
+        lock = db.skip_locked()
     );
     let row: Option<(i64, String, String, i64, i64)> =
         sqlx::query_as(&sql).bind(t + state.config.job_lease_seconds).bind(t).fetch_optional(&db.pool).await?;
