@@ -1,7 +1,15 @@
 //! Voice: letters signed and confirmed through a real SMTP server, duplicates, expiry, display
 //! choices, co-signing, updates, deleting signer emails; support requests through every triage
 //! path with the requester's email read; many concurrent signatures from one address.
-use constellate::core::time::now;
+use std::sync::Arc;
+
+use constellate::{
+    core::{mail::Email, time::now},
+    features::voice::{
+        domain::SignatureInput,
+        writer::{Outcome, Signatures, Submission},
+    },
+};
 
 use crate::harness::{client, spawn_app, spawn_app_with, Backend, TestApp};
 
@@ -16,7 +24,7 @@ crate::on_both_databases!(
     every_triage_path_answers_the_requester_by_email,
     unanswered_requests_are_flagged_and_taken_on_campaigns_keep_a_narrative_record,
     erasing_a_member_removes_their_signatures_and_requests,
-    many_concurrent_signatures_from_one_address_make_one_row,
+    many_concurrent_signatures_from_one_address_make_one_row_even_across_instances,
 );
 
 /// Staff write a letter through the form; returns (id, slug).
@@ -530,7 +538,7 @@ async fn erasing_a_member_removes_their_signatures_and_requests(backend: Backend
     }
 }
 
-async fn many_concurrent_signatures_from_one_address_make_one_row(backend: Backend) {
+async fn many_concurrent_signatures_from_one_address_make_one_row_even_across_instances(backend: Backend) {
     let app = spawn_app(backend).await;
     let staff = app.staff("staff").await;
     let (_, slug) = new_letter(&app, &staff, "Race letter", "").await;
@@ -557,4 +565,41 @@ async fn many_concurrent_signatures_from_one_address_make_one_row(backend: Backe
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 1);
     app.jobs_settled().await;
     assert_eq!(app.smtp.to("racer@example.org").len(), 1);
+
+    // Two instances on one database, each with its own writer, racing on one address.
+    let second = constellate::server::open_state(app.state.config.clone()).await.unwrap();
+    let letter_id: i64 = sqlx::query_scalar("SELECT id FROM letters WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let submit = |state: constellate::core::state::AppState, i: usize| async move {
+        let signature = SignatureInput {
+            name: format!("Twin {i}"),
+            email: "twin@example.org".into(),
+            display: "full".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let submission = Submission {
+            letter_id,
+            signature,
+            token_hash: format!("hash-{i}"),
+            confirmation: Email::text("twin@example.org", "Confirm", "Confirm"),
+        };
+        state.area::<Arc<Signatures>>().submit(&state, submission).await.unwrap()
+    };
+    let mut racers = Vec::new();
+    for i in 0..64 {
+        let state = if i % 2 == 0 { app.state.clone() } else { second.clone() };
+        racers.push(tokio::spawn(submit(state, i)));
+    }
+    let mut added = 0;
+    for r in racers {
+        added += usize::from(r.await.unwrap() == Outcome::Added);
+    }
+    assert_eq!(added, 1);
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures WHERE email = 'twin@example.org'").await, 1);
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM jobs WHERE dedupe_key LIKE 'voice-confirm:%'").await, 2);
 }
