@@ -13,10 +13,22 @@ Every server it starts listens on loopback only, uses a fresh data folder, and i
    times (interleaved, 48 at a time) to a fresh letter; then every confirmation link is read
    from the emails written and used. Expects exactly 5,000 pending, then exactly 5,000 counted.
 3. The raw reference: single-row INSERT + COMMIT into an equivalent table with Python's
-   sqlite3 in WAL mode with synchronous=NORMAL (the settings of src/core/db.rs), for a few
-   seconds, on the same machine in the same run; the sustained rate is reported as a fraction.
+   sqlite3 in WAL mode with synchronous=NORMAL (the settings of src/core/db.rs), 5 s each
+   before, between and after the runs (the machine is shared); the sustained rate is reported
+   as a fraction of the median.
 
 The per-address signing limit is raised for the run (all requests come from 127.0.0.1).
+
+Measured 2026-12-02 on the shared 2-core machine (other sessions building and benchmarking at
+the same time, load average 5-9), release build, wrk -t2 -c64 on loopback:
+  sustained 60 s: 285,284 signatures, 4,747 requests/s, p50 12.7 ms, p90 22.5 ms,
+    p99 40.6 ms, no error responses; 285,342 rows and 285,342 confirmation jobs queued.
+    (An earlier run: 5,320 requests/s, p99 37.6 ms.)
+  burst: 50,000 submissions (5,000 emails x 10, 48 at a time) in 14.0 s: 5,000 answered
+    "check your email", 45,000 "already signed"; 5,000 pending; 5,000 confirmation emails;
+    all 5,000 links used; 5,000 confirmed, and the public page says 5000 signatures.
+  raw SQLite single-row committed inserts: 9,776 / 24,716 / 23,961 per s (before, between,
+    after); the sustained signature rate is 0.198 of the median.
 """
 import argparse, concurrent.futures, email, glob, http.client, json, os, re, sqlite3, subprocess, sys, tempfile, threading, time, urllib.parse
 
@@ -201,13 +213,17 @@ def main():
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked"], cwd=run.ROOT, check=True)
     results = {}
-    results["raw_sqlite_single_row_commits_per_s"] = raw_sqlite_inserts()
+    # The machine is shared, so the raw reference is taken before, between and after the
+    # runs, and the median is used.
+    raw = [raw_sqlite_inserts()]
     results["sustained"], wrk_out = sustained(args.seconds, args.connections)
     print(wrk_out, file=sys.stderr)
-    results["rate_as_fraction_of_raw_sqlite"] = round(
-        results["sustained"]["requests_per_s"] / results["raw_sqlite_single_row_commits_per_s"], 3
-    )
+    raw.append(raw_sqlite_inserts())
     results["burst_of_duplicates"] = correctness()
+    raw.append(raw_sqlite_inserts())
+    results["raw_sqlite_single_row_commits_per_s"] = raw
+    median = sorted(raw)[1]
+    results["rate_as_fraction_of_raw_sqlite_median"] = round(results["sustained"]["requests_per_s"] / median, 3)
     print(json.dumps(results, indent=2))
 
 
