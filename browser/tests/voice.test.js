@@ -15,7 +15,8 @@ journeys('Voice journeys', ({ journey }) => {
     await page.getByLabel('Your name', { exact: true }).fill('Ada Organiser');
     await page.getByLabel('Email address', { exact: true }).fill(`ada.${j.unique}@example.org`);
     await j.press('Create admin account');
-    await j.visit('/staff/letters');
+    await j.visit('/staff');
+    await j.follow('Open letters and petitions', { scope: 'main' });
     await j.follow('Write a letter or petition', { scope: 'main' });
     await page.getByLabel('Petition', { exact: true }).check();
     await page.getByLabel('Title', { exact: true }).fill(title);
@@ -50,7 +51,7 @@ journeys('Voice journeys', ({ journey }) => {
 
     // A member asks for support and sees its status.
     await j.signUp({ name: 'Rae Campaigner', email: `rae.${j.unique}@example.org` });
-    await j.visit('/support');
+    await j.follow('Ask the network to support your campaign', { scope: 'main' });
     await page.getByLabel('Title', { exact: true }).fill(`Day centre closures ${j.unique}`);
     await page.getByLabel('What is the campaign or policy issue?', { exact: true }).fill('The council plans to close three centres.');
     await page.getByLabel('Amplify it in the bulletin', { exact: true }).check();
