@@ -305,6 +305,26 @@ async fn signer_emails_are_deleted_after_closing_unless_kept_for_updates_or_memb
     // The signature itself still counts and shows.
     let page = app.get(&format!("/letters/{slug}")).await.body;
     assert!(page.contains("3 signatures") && page.contains("Plain Signer"));
+
+    // A letter with a closing date closes by itself once the date has passed.
+    let (dated, _) = new_letter(&app, &staff, "Dated letter", "").await;
+    let today = constellate::core::time::local_date(now());
+    sqlx::query("UPDATE letters SET closes_on = $1 WHERE id = $2")
+        .bind(&today)
+        .bind(dated)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    app.state.chores.run_all(&app.state, now()).await;
+    let status = |id: i64| {
+        sqlx::query_scalar::<_, String>("SELECT status FROM letters WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.state.db.pool)
+    };
+    assert_eq!(status(dated).await.unwrap(), "open", "open through its closing date");
+    let done = app.state.chores.run_all(&app.state, now() + 2 * 86_400).await;
+    assert!(done.contains(&("letters past their closing date", 1)), "{done:?}");
+    assert_eq!(status(dated).await.unwrap(), "closed");
 }
 
 async fn bad_input_is_answered_with_errors_and_keeps_what_was_typed(backend: Backend) {

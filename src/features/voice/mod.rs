@@ -16,7 +16,7 @@ use crate::core::{
     error::AppResult,
     housekeeping::{ChoreFuture, Chores},
     state::AppState,
-    time::rfc3339,
+    time::{local_date, rfc3339},
 };
 
 pub fn routes() -> Routes {
@@ -54,6 +54,7 @@ pub fn routes() -> Routes {
 
 pub fn chores(chores: Chores) -> Chores {
     chores
+        .add("letters past their closing date", close_past_letters)
         .add("unconfirmed letter signatures", forget_unconfirmed_signatures)
         .add("signer emails after a letter closed", forget_signer_emails)
 }
@@ -61,6 +62,22 @@ pub fn chores(chores: Chores) -> Chores {
 /// The signature writer's channel and the in-memory signing limit.
 pub fn area_state(areas: &mut axum::http::Extensions) {
     areas.insert(std::sync::Arc::new(writer::Signatures::default()));
+}
+
+/// An open letter closes once its closing date has passed in the network's time zone (the
+/// date is the last day it takes signatures).
+fn close_past_letters(state: &AppState, now: i64) -> ChoreFuture<'_> {
+    Box::pin(async move {
+        let closed = sqlx::query(
+            "UPDATE letters SET status = 'closed', closed_at = $1, updated_at = $1 \
+             WHERE status = 'open' AND closes_on IS NOT NULL AND closes_on < $2",
+        )
+        .bind(now)
+        .bind(local_date(now))
+        .execute(&state.db.pool)
+        .await?;
+        Ok(closed.rows_affected())
+    })
 }
 
 /// Signatures never confirmed are deleted after a week, with their queued confirmation email
