@@ -249,6 +249,17 @@ async fn updates_reach_only_confirmed_signers_who_asked_for_them(backend: Backen
     assert_eq!(app.smtp.to("nonews@example.org").len(), 1, "only the confirmation");
     assert_eq!(app.smtp.to("unconfirmed@example.org").len(), 1, "only the confirmation");
     assert!(app.get_with(&staff, &path).await.body.contains("sent to 1: We delivered it"));
+
+    // The link in the update stops further updates (after pressing its button).
+    let stop = mail.link(&format!("{}/signatures/updates-off/", app.base));
+    let browser = client();
+    assert!(app.get_with(&browser, &stop).await.body.contains("Stop updates about a letter"));
+    let r = app.submit_with(&browser, &stop, &stop, &[]).await;
+    assert!(r.body.contains("You will get no more updates"), "{}", r.body);
+    let r = app.submit_with(&staff, &path, &format!("{path}/updates"), &[("update", "A second update.")]).await;
+    assert_eq!(r.status, 303);
+    app.jobs_settled().await;
+    assert_eq!(app.smtp.to("wants@example.org").len(), 2, "no second update");
 }
 
 async fn signer_emails_are_deleted_after_closing_unless_kept_for_updates_or_membership(backend: Backend) {

@@ -30,6 +30,8 @@ pub fn routes() -> Routes {
         .post("/letters/{slug}/cosign", Access::Member, public::cosign)
         .get("/signatures/confirm/{token}", Access::Public, public::confirm_page)
         .post("/signatures/confirm/{token}", Access::Public, public::confirm)
+        .get("/signatures/updates-off/{token}", Access::Public, public::updates_off_page)
+        .post("/signatures/updates-off/{token}", Access::Public, public::updates_off)
         // Letters, for staff.
         .get("/staff/letters", Access::Staff, staff_letters::list)
         .get("/staff/letters/new", Access::Staff, staff_letters::new_page)

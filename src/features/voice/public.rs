@@ -303,3 +303,60 @@ pub async fn cosign(
     store::add_cosigner(&state.db, letter.id, Some(group_id), &name, Some(user.id), now()).await?;
     Ok(redirect_with_notice(&state, &format!("/letters/{}#organisations", letter.slug), "group-cosigned"))
 }
+
+/// The purpose signed into the link in each update email that stops further updates.
+pub const UPDATES_OFF: &str = "letter-updates-off";
+
+#[derive(Template)]
+#[template(path = "voice/updates_off.html")]
+struct UpdatesOffPage {
+    page: Page,
+    token: String,
+    title: String,
+}
+
+/// The signature a stop-updates link names, with its letter's title, while it still wants updates.
+async fn wanting_updates(state: &AppState, token: &str) -> AppResult<Option<(i64, String)>> {
+    let Some(id) = state.links.verify(UPDATES_OFF, token).and_then(|d| d.parse::<i64>().ok()) else {
+        return Ok(None);
+    };
+    Ok(sqlx::query_as(
+        "SELECT s.id, l.title FROM letter_signatures s JOIN letters l ON l.id = s.letter_id WHERE s.id = $1 AND s.wants_updates = 1",
+    )
+    .bind(id)
+    .fetch_optional(&state.db.pool)
+    .await?)
+}
+
+fn no_updates(ctx: &Ctx) -> Response {
+    message(
+        ctx,
+        "You will get no more updates",
+        &["We will not email you about this letter again. Your signature still counts."],
+        Some(("/letters", "See open letters")),
+    )
+}
+
+/// A button, not an instant change, so a mail scanner opening the link changes nothing.
+pub async fn updates_off_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    match wanting_updates(&state, &token).await? {
+        Some((_, title)) => {
+            Ok(render(&UpdatesOffPage { page: Page::new(&ctx, "Stop updates about a letter"), token, title }))
+        }
+        None => Ok(no_updates(&ctx)),
+    }
+}
+
+pub async fn updates_off(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String>) -> AppResult<Response> {
+    if let Some((id, _)) = wanting_updates(&state, &token).await? {
+        sqlx::query("UPDATE letter_signatures SET wants_updates = 0 WHERE id = $1")
+            .bind(id)
+            .execute(&state.db.pool)
+            .await?;
+    }
+    Ok(no_updates(&ctx))
+}

@@ -267,14 +267,17 @@ pub async fn post_update(
     .fetch_one(&mut *tx)
     .await?;
     let subject = format!("What happened next: {}", letter.title);
-    let body = format!(
-        "Hello,\n\nYou signed \"{}\" and asked to hear what happens next.\n\n{text}\n\nRead the letter: {}/letters/{}\n\n\
-         You are getting this because you asked for updates when you signed. We will not use your address for anything else.\n\n{}\n",
-        letter.title, state.config.base_url, letter.slug, state.config.network_name
-    );
+    let base = &state.config.base_url;
     for (signature_id, email) in &recipients {
+        let stop = state.links.sign(super::public::UPDATES_OFF, &signature_id.to_string());
+        let body = format!(
+            "Hello,\n\nYou signed \"{}\" and asked to hear what happens next.\n\n{text}\n\nRead the letter: {base}/letters/{}\n\n\
+             You are getting this because you asked for updates when you signed. We will not use your address for anything else.\n\
+             To stop updates about this letter: {base}/signatures/updates-off/{stop}\n\n{}\n",
+            letter.title, letter.slug, state.config.network_name
+        );
         let key = format!("voice-update:{update_id}:{signature_id}");
-        let message = Email::text(email, subject.clone(), body.clone());
+        let message = Email::text(email, subject.clone(), body);
         jobs::enqueue(&mut *tx, &NewJob { dedupe_key: Some(&key), ..NewJob::now(KIND_MAIL, &message) }).await?;
     }
     tx.commit().await?;
