@@ -339,7 +339,7 @@ async fn signer_emails_are_deleted_after_closing_unless_kept_for_updates_or_memb
 }
 
 async fn bad_input_is_answered_with_errors_and_keeps_what_was_typed(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, |s| s.sign_limit_per_ip = Some(2)).await;
     let staff = app.staff("staff").await;
     let r = app
         .submit_with(
@@ -384,8 +384,24 @@ async fn bad_input_is_answered_with_errors_and_keeps_what_was_typed(backend: Bac
         .await;
     assert_eq!(r.status, 303);
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 0);
+    // The per-address limit (kept in memory only) turns away the third signature from here.
+    sign(&app, &slug, "One", "one@example.org", "full", &[]).await;
+    sign(&app, &slug, "Two", "two@example.org", "full", &[]).await;
+    let r = app
+        .submit_with(
+            &browser,
+            &page,
+            &format!("{page}/sign"),
+            &[("name", "Three"), ("email", "three@example.org"), ("display", "full")],
+        )
+        .await;
+    assert_eq!(r.status, 429);
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 2);
     // Drafts and unknown letters are not public.
     assert_eq!(app.get("/letters/no-such-letter").await.status, 404);
+    sqlx::query("UPDATE letters SET status = 'draft'").execute(&app.state.db.pool).await.unwrap();
+    assert_eq!(app.get(&page).await.status, 404);
+    assert!(!app.get("/letters").await.body.contains("Validation letter"));
     // A member's support request with nothing chosen.
     let member = app.add_member("Rae Requester", "rae@example.org", "member").await;
     let rae = app.client_signed_in_as(member).await;
