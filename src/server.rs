@@ -46,6 +46,7 @@ pub fn all_routes() -> Routes {
         .merge(features::admin::routes())
         .merge(features::bulletin::routes())
         .merge(features::grants::routes())
+        .merge(features::voice::routes())
 }
 
 /// Every kind of background job, with the area's handler for it.
@@ -55,7 +56,7 @@ pub fn job_handlers() -> Handlers {
 
 /// Every area's housekeeping chores.
 pub fn chores() -> Chores {
-    features::grants::chores(features::bulletin::chores(housekeeping::core_chores()))
+    features::voice::chores(features::grants::chores(features::bulletin::chores(housekeeping::core_chores())))
 }
 
 pub fn router(state: AppState) -> (Router, Vec<Rule>) {

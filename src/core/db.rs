@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0003_bulletin.sql"),
     },
     Migration {
+        version: 4,
+        sqlite: include_str!("../../migrations/sqlite/0004_voice.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_voice.sql"),
+    },
+    Migration {
         version: 5,
         sqlite: include_str!("../../migrations/sqlite/0005_grants.sql"),
         postgres: include_str!("../../migrations/postgres/0005_grants.sql"),

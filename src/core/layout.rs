@@ -127,6 +127,14 @@ const NOTICES: &[(&str, &str)] = &[
     ("follow-up-sent", "Thank you for telling us how it went."),
     ("donation-recorded", "The donation has been recorded."),
     ("donor-erased", "The donor's data has been erased. Any Gift Aid declaration is kept for its legal period."),
+    ("signature-confirmed", "Thank you: your signature is confirmed and counts."),
+    ("group-cosigned", "Your group has co-signed."),
+    ("letter-saved", "The letter has been saved."),
+    ("organisation-added", "The organisation has been added as a co-signer."),
+    ("update-sent", "The update is being emailed to signers who asked for updates."),
+    ("request-sent", "Your request has been sent. We will answer by email, and you can follow it here."),
+    ("request-triaged", "Saved. If the status changed, the requester has been told by email."),
+    ("narrative-added", "The entry has been added to the record."),
 ];
 
 pub fn notice_text(code: &str) -> &'static str {

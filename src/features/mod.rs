@@ -6,6 +6,7 @@ pub mod grants;
 pub mod groups;
 pub mod members;
 pub mod site;
+pub mod voice;
 
 use sqlx::AnyConnection;
 
@@ -17,6 +18,7 @@ pub async fn member_data(state: &AppState, member_id: i64) -> AppResult<Vec<(&'s
     Ok(vec![
         ("bulletin", bulletin::member_data(state, member_id).await?),
         ("grants", grants::member_data(state, member_id).await?),
+        ("voice", voice::member_data(state, member_id).await?),
     ])
 }
 
@@ -28,12 +30,14 @@ pub async fn erase_member_data(
     email: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     bulletin::erase_member_data(conn, member_id, email).await?;
-    grants::erase_member_data(conn, member_id).await
+    grants::erase_member_data(conn, member_id).await?;
+    voice::erase_member_data(conn, member_id, email).await
 }
 
 /// Each area's in-memory state for this instance (see `AppState::area`).
 pub fn area_state() -> axum::http::Extensions {
     let mut areas = axum::http::Extensions::new();
     bulletin::area_state(&mut areas);
+    voice::area_state(&mut areas);
     areas
 }

@@ -17,3 +17,4 @@ mod members;
 mod privacy;
 mod schema;
 mod site;
+mod voice;

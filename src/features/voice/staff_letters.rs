@@ -1,0 +1,286 @@
+//! Staff's side of letters: writing them, opening and closing them, adding organisations,
+//! exporting signatories for delivery, and posting updates to signers who asked for them.
+use askama::Template;
+use axum::{
+    extract::{Path, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    domain::{LetterInput, LetterStatus, ShownSigner},
+    store::{self, Letter},
+};
+use crate::core::{
+    context::Ctx,
+    error::{AppError, AppResult},
+    forms::{FormData, FormErrors},
+    jobs::{self, NewJob, KIND_MAIL},
+    layout::{redirect_with_notice, render, Page},
+    mail::Email,
+    markdown::to_safe_html,
+    state::AppState,
+    time::{human_date, local_date, now},
+};
+
+#[derive(Template)]
+#[template(path = "voice/staff_letters.html")]
+struct StaffLettersPage {
+    page: Page,
+    letters: Vec<(Letter, i64)>,
+}
+
+pub async fn list(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let letters = store::letters(&state.db, false).await?;
+    Ok(render(&StaffLettersPage { page: Page::new(&ctx, "Letters and petitions"), letters }))
+}
+
+#[derive(Template)]
+#[template(path = "voice/letter_form.html")]
+struct LetterForm {
+    page: Page,
+    /// None while writing a new letter.
+    letter: Option<Letter>,
+    counts: (i64, i64),
+    updates: Vec<(String, i64, String)>,
+    form: LetterInput,
+    /// What was typed in the smaller forms on the page, kept when one has an error.
+    organisation: String,
+    update: String,
+    errors: FormErrors,
+    kinds: Vec<(&'static str, &'static str)>,
+    statuses: Vec<(&'static str, &'static str)>,
+}
+
+async fn letter_form(
+    state: &AppState,
+    ctx: &Ctx,
+    letter: Option<Letter>,
+    form: LetterInput,
+    (organisation, update): (String, String),
+    errors: FormErrors,
+) -> AppResult<Response> {
+    let (counts, updates) = match &letter {
+        Some(l) => (store::counts(&state.db, l.id).await?, updates_of(state, l.id).await?),
+        None => ((0, 0), Vec::new()),
+    };
+    let title = match &letter {
+        Some(l) => format!("Manage: {}", l.title),
+        None => "New letter or petition".to_string(),
+    };
+    let invalid = !errors.is_empty();
+    let mut response = render(&LetterForm {
+        page: Page::new(ctx, format!("{}{title}", errors.title_prefix())),
+        letter,
+        counts,
+        updates,
+        form,
+        organisation,
+        update,
+        errors,
+        kinds: vec![("letter", "Open letter"), ("petition", "Petition")],
+        statuses: LetterStatus::ALL.iter().map(|s| (s.key(), s.label())).collect(),
+    });
+    if invalid {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+/// Updates posted about a letter: (date, recipients, text).
+async fn updates_of(state: &AppState, letter_id: i64) -> AppResult<Vec<(String, i64, String)>> {
+    let rows: Vec<(i64, i64, String)> =
+        sqlx::query_as("SELECT posted_at, recipients, body FROM letter_updates WHERE letter_id = $1 ORDER BY id")
+            .bind(letter_id)
+            .fetch_all(&state.db.pool)
+            .await?;
+    Ok(rows.into_iter().map(|(at, n, body)| (human_date(at), n, body)).collect())
+}
+
+fn input_of(letter: &Letter) -> LetterInput {
+    LetterInput {
+        kind: letter.kind.clone(),
+        title: letter.title.clone(),
+        body: letter.body.clone(),
+        addressee: letter.addressee.clone(),
+        goal: letter.goal.map(|g| g.to_string()).unwrap_or_default(),
+        published_with: letter.published_with.clone(),
+        status: letter.status.clone(),
+        closes_on: letter.closes_on.clone().unwrap_or_default(),
+    }
+}
+
+pub async fn new_page(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let form = LetterInput { kind: "letter".into(), status: "draft".into(), ..Default::default() };
+    letter_form(&state, &ctx, None, form, Default::default(), FormErrors::default()).await
+}
+
+pub async fn create(State(state): State<AppState>, ctx: Ctx, form: FormData) -> AppResult<Response> {
+    let input = LetterInput::from_form(&form);
+    let valid = match input.validate() {
+        Ok(v) => v,
+        Err(errors) => return letter_form(&state, &ctx, None, input, Default::default(), errors).await,
+    };
+    let mut conn = state.db.pool.acquire().await?;
+    let id = store::insert_letter(&mut conn, &valid, now()).await?;
+    Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "letter-saved"))
+}
+
+async fn staff_letter(state: &AppState, id: i64) -> AppResult<Letter> {
+    store::letter(&state.db, id).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn edit_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    let letter = staff_letter(&state, id).await?;
+    let form = input_of(&letter);
+    letter_form(&state, &ctx, Some(letter), form, Default::default(), FormErrors::default()).await
+}
+
+pub async fn save(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, form: FormData) -> AppResult<Response> {
+    let letter = staff_letter(&state, id).await?;
+    let input = LetterInput::from_form(&form);
+    let valid = match input.validate() {
+        Ok(v) => v,
+        Err(errors) => return letter_form(&state, &ctx, Some(letter), input, Default::default(), errors).await,
+    };
+    store::update_letter(&state.db, &letter, &valid, now()).await?;
+    Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "letter-saved"))
+}
+
+/// Staff add an organisation from outside the network that co-signs.
+pub async fn add_organisation(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    let letter = staff_letter(&state, id).await?;
+    let name = form.get("organisation");
+    if name.is_empty() || name.chars().count() > 200 {
+        let mut errors = FormErrors::default();
+        errors.add("organisation", "Enter the organisation's name (up to 200 characters)");
+        let input = input_of(&letter);
+        return letter_form(&state, &ctx, Some(letter), input, (name, String::new()), errors).await;
+    }
+    store::add_cosigner(&state.db, letter.id, None, &name, None, now()).await?;
+    Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "organisation-added"))
+}
+
+/// The delivered list shows what the public page shows: a hidden signer is counted, not named.
+fn shown_columns(signer: &Option<ShownSigner>) -> [String; 5] {
+    match signer {
+        Some(s) => [s.name.clone(), s.role.clone(), s.organisation.clone(), s.place.clone(), s.comment.clone()],
+        None => ["(name not shown)".into(), String::new(), String::new(), String::new(), String::new()],
+    }
+}
+
+/// CSV for delivery. Cells that a spreadsheet would run as a formula are prefixed with '.
+pub async fn export_csv(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
+    let letter = staff_letter(&state, id).await?;
+    let signers = store::all_signers(&state.db, letter.id).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let write = |out: &mut csv::Writer<Vec<u8>>, row: &[String]| out.write_record(row).map_err(AppError::internal);
+    let heading = ["Name", "Role", "Organisation", "Town or region", "Comment", "Confirmed on"];
+    write(&mut out, &heading.map(String::from))?;
+    for (signer, confirmed_at) in &signers {
+        let [name, role, org, place, comment] = shown_columns(signer).map(|c| spreadsheet_safe(&c));
+        write(&mut out, &[name, role, org, place, comment, local_date(*confirmed_at)])?;
+    }
+    let bytes = out.into_inner().map_err(AppError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}-signatories.csv\"", letter.slug)),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn spreadsheet_safe(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "voice/print.html")]
+struct PrintPage {
+    page: Page,
+    letter: Letter,
+    body_html: String,
+    cosigners: Vec<(String, bool)>,
+    signers: Vec<ShownSigner>,
+    hidden: usize,
+}
+
+/// The letter with everyone who signed, on one page for printing or saving as PDF.
+pub async fn printable(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    let letter = staff_letter(&state, id).await?;
+    let all = store::all_signers(&state.db, letter.id).await?;
+    let hidden = all.iter().filter(|(s, _)| s.is_none()).count();
+    Ok(render(&PrintPage {
+        page: Page::new(&ctx, format!("Signatories for delivery: {}", letter.title)),
+        body_html: to_safe_html(&letter.body),
+        cosigners: store::cosigners(&state.db, letter.id).await?,
+        signers: all.into_iter().filter_map(|(s, _)| s).collect(),
+        hidden,
+        letter,
+    }))
+}
+
+/// Post an update: one email, through the job table, to each confirmed signer who asked to
+/// hear what happens next (and whose address is still kept).
+pub async fn post_update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    let staff = ctx.user()?;
+    let letter = staff_letter(&state, id).await?;
+    let text = form.get("update");
+    if text.is_empty() || text.chars().count() > 5_000 {
+        let mut errors = FormErrors::default();
+        errors.add("update", "Write the update (up to 5,000 characters)");
+        let input = input_of(&letter);
+        return letter_form(&state, &ctx, Some(letter), input, (String::new(), text), errors).await;
+    }
+    let mut tx = state.db.begin().await?;
+    let recipients: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, email FROM letter_signatures WHERE letter_id = $1 AND confirmed_at IS NOT NULL \
+         AND wants_updates = 1 AND email IS NOT NULL ORDER BY id",
+    )
+    .bind(letter.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let update_id: i64 = sqlx::query_scalar(
+        "INSERT INTO letter_updates (letter_id, body, recipients, posted_by, posted_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(letter.id)
+    .bind(&text)
+    .bind(recipients.len() as i64)
+    .bind(staff.id)
+    .bind(now())
+    .fetch_one(&mut *tx)
+    .await?;
+    let subject = format!("What happened next: {}", letter.title);
+    let base = &state.config.base_url;
+    for (signature_id, email) in &recipients {
+        let stop = state.links.sign(super::public::UPDATES_OFF, &signature_id.to_string());
+        let body = format!(
+            "Hello,\n\nYou signed \"{}\" and asked to hear what happens next.\n\n{text}\n\nRead the letter: {base}/letters/{}\n\n\
+             You are getting this because you asked for updates when you signed. We will not use your address for anything else.\n\
+             To stop updates about this letter: {base}/signatures/updates-off/{stop}\n\n{}\n",
+            letter.title, letter.slug, state.config.network_name
+        );
+        let key = format!("voice-update:{update_id}:{signature_id}");
+        let message = Email::text(email, subject.clone(), body);
+        jobs::enqueue(&mut *tx, &NewJob { dedupe_key: Some(&key), ..NewJob::now(KIND_MAIL, &message) }).await?;
+    }
+    tx.commit().await?;
+    state.jobs_waiting.notify_one();
+    Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "update-sent"))
+}
