@@ -19,17 +19,7 @@ Every server it starts listens on loopback only, uses a fresh data folder, and i
 
 The per-address signing limit is raised for the run (all requests come from 127.0.0.1).
 
-Measured 2026-12-02 on the shared 2-core machine (other sessions building and benchmarking at
-the same time, load average 5-9), release build, wrk -t2 -c64 on loopback:
-  sustained 60 s: 285,284 signatures, 4,747 requests/s, p50 12.7 ms, p90 22.5 ms,
-    p99 40.6 ms, no error responses; 285,342 rows and 285,342 confirmation jobs queued, of
-    which the job worker (4 lanes, outbox) had written 20,488 when the run ended: mail is
-    queued durably and drains after the peak. (An earlier run: 5,320 requests/s, p99 37.6 ms.)
-  burst: 50,000 submissions (5,000 emails x 10, 48 at a time) in 14.0 s: 5,000 answered
-    "check your email", 45,000 "already signed"; 5,000 pending; 5,000 confirmation emails;
-    all 5,000 links used; 5,000 confirmed, and the public page says 5000 signatures.
-  raw SQLite single-row committed inserts: 9,776 / 24,716 / 23,961 per s (before, between,
-    after); the sustained signature rate is 0.198 of the median.
+Latest figures and how to read them: docs/performance.md ("Voice").
 """
 import argparse, concurrent.futures, email, glob, http.client, json, os, re, shutil, sqlite3, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
 
