@@ -47,8 +47,7 @@ async fn fund_and_round(app: &TestApp, staff: &reqwest::Client, who: &str, budge
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let fund: i64 = r.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let fund = r.created_id();
     let r = app
         .submit_with(
             staff,
@@ -63,8 +62,7 @@ async fn fund_and_round(app: &TestApp, staff: &reqwest::Client, who: &str, budge
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let round: i64 = r.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let round = r.created_id();
     let r = app
         .submit_with(
             staff,
@@ -101,8 +99,7 @@ async fn start_application(app: &TestApp, client: &reqwest::Client, round: i64) 
     let r = app
         .submit_with(client, &format!("/grants/rounds/{round}"), &format!("/grants/rounds/{round}/apply"), &[])
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    r.location.unwrap().rsplit('/').next().unwrap().parse().unwrap()
+    r.created_id()
 }
 
 async fn a_member_applies_a_panel_scores_staff_decide_and_the_money_is_followed(backend: Backend) {
@@ -618,8 +615,7 @@ async fn donations_feed_the_pot_and_a_donor_is_erased_except_their_gift_aid_decl
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let pot: i64 = r.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let pot = r.created_id();
     let pot_s = pot.to_string();
     // Gift Aid without the statement is refused, keeping what was typed.
     let base = [

@@ -229,6 +229,15 @@ pub struct Page {
     pub location: Option<String>,
 }
 
+impl Page {
+    /// The id at the end of the address a successful create redirected to (`…/things/42`).
+    pub fn created_id(&self) -> i64 {
+        assert_eq!(self.status, 303, "{}", self.body);
+        let location = self.location.as_deref().expect("a redirect");
+        location.rsplit('/').next().and_then(|id| id.parse().ok()).expect("an id at the end of the redirect")
+    }
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         if path.starts_with("http") {

@@ -46,8 +46,7 @@ async fn new_letter(app: &TestApp, staff: &reqwest::Client, title: &str, goal: &
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let id: i64 = r.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let id = r.created_id();
     let slug = sqlx::query_scalar("SELECT slug FROM letters WHERE id = $1")
         .bind(id)
         .fetch_one(&app.state.db.pool)
