@@ -17,5 +17,6 @@ pub mod markdown;
 pub mod metrics;
 pub mod ratelimit;
 pub mod smtp;
+pub mod spreadsheet;
 pub mod state;
 pub mod time;

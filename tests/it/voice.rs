@@ -142,7 +142,8 @@ async fn display_choices_hold_on_the_public_page_in_the_csv_and_on_the_printable
     let csv =
         staff.get(app.url(&format!("/staff/letters/{id}/signatories.csv"))).send().await.unwrap().text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "Name,Role,Organisation,Town or region,Comment,Confirmed on");
+    // A BOM first, so a spreadsheet reads accented names correctly.
+    assert_eq!(lines[0], "\u{feff}Name,Role,Organisation,Town or region,Comment,Confirmed on");
     assert!(lines[1].starts_with("Fatima Khan,Chair,Mind Kent,Dover,It saved me,"));
     assert!(lines[2].starts_with("B. O.,,,,,") && lines[3].starts_with("(name not shown),,,,,"), "{csv}");
     assert!(!csv.contains("Ben Ode") && !csv.contains("Hidden") && !csv.contains("@"));

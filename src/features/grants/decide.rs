@@ -3,8 +3,8 @@
 use askama::Template;
 use axum::{
     extract::{Path, Query, State},
-    http::{header, StatusCode},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 
 use super::{
@@ -309,12 +309,5 @@ pub async fn bank_export(State(state): State<AppState>, ctx: Ctx, Query(q): Quer
         &format!("exported grant payments due by {due_by} for the bank"),
     )
     .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"grant-payments-{due_by}.csv\"")),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(body.download(&format!("grant-payments-{due_by}.csv")))
 }

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::header,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 
 use super::{
     domain::{decimal, fair_row, pounds, Cell, FairRow, GROUP_SIZES},
     store::{self, Fund, Income, Totals},
 };
+use crate::core::spreadsheet::Sheet;
 use crate::{
     core::{
         context::Ctx,
@@ -100,37 +100,22 @@ fn labels(dimension: usize, value: Option<&str>) -> Vec<String> {
 
 const DIMENSIONS: [&str; 4] = ["Region", "First time or returning", "Group size", "Self-described community"];
 
-/// The rows as CSV (UTF-8 with BOM), suppressed exactly as on the page.
-pub fn csv(rows: &[FairRow]) -> Vec<u8> {
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let _ = w.write_record(["Dimension", "Value", "Applications", "Awards", "Amount awarded", "Success rate"]);
-        for r in rows {
-            let hidden = || "fewer than 5".to_string();
-            let _ = w.write_record([
-                r.dimension.to_string(),
-                r.value.clone(),
-                r.applications.text(),
-                r.awards.text(),
-                r.amount.clone().unwrap_or_else(hidden),
-                r.success_rate.clone().unwrap_or_else(hidden),
-            ]);
-        }
-        let _ = w.flush();
+/// The rows as a spreadsheet, suppressed exactly as on the page.
+pub fn csv(rows: &[FairRow]) -> Sheet {
+    let mut sheet = Sheet::default();
+    sheet.row(["Dimension", "Value", "Applications", "Awards", "Amount awarded", "Success rate"]);
+    for r in rows {
+        let hidden = || "fewer than 5".to_string();
+        sheet.row([
+            r.dimension.to_string(),
+            r.value.clone(),
+            r.applications.text(),
+            r.awards.text(),
+            r.amount.clone().unwrap_or_else(hidden),
+            r.success_rate.clone().unwrap_or_else(hidden),
+        ]);
     }
-    out
-}
-
-pub fn csv_response(filename: &str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-        ],
-        body,
-    )
-        .into_response()
+    sheet
 }
 
 #[derive(Template)]
@@ -153,7 +138,7 @@ pub async fn public(State(state): State<AppState>, ctx: Ctx) -> AppResult<Respon
 }
 
 pub async fn public_csv(State(state): State<AppState>) -> AppResult<Response> {
-    Ok(csv_response("grants-fairness.csv", csv(&rows(&state.db, &Scope::Published).await?)))
+    Ok(csv(&rows(&state.db, &Scope::Published).await?).download("grants-fairness.csv"))
 }
 
 pub async fn round(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
@@ -169,7 +154,7 @@ pub async fn round(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>)
 
 pub async fn round_csv(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
     store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(csv_response(&format!("round-{id}-fairness.csv"), csv(&rows(&state.db, &Scope::Round(id)).await?)))
+    Ok(csv(&rows(&state.db, &Scope::Round(id)).await?).download(&format!("round-{id}-fairness.csv")))
 }
 
 #[derive(Template)]
@@ -215,13 +200,10 @@ pub async fn funder_report(State(state): State<AppState>, ctx: Ctx, Path(id): Pa
 
 pub async fn funder_report_csv(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
     let (fund, totals, income, awards, rows) = report_parts(&state, id).await?;
-    let mut out = b"\xEF\xBB\xBF".to_vec();
+    let mut sheet = Sheet::default();
+    sheet.row(["Section", "Item", "Value"]);
     {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let _ = w.write_record(["Section", "Item", "Value"]);
-        let mut line = |a: &str, b: &str, c: String| {
-            let _ = w.write_record([a, b, &c]);
-        };
+        let mut line = |a: &str, b: &str, c: String| sheet.row([a, b, &c]);
         line("Fund", &fund.name, String::new());
         line("Money", "Budget", decimal(totals.budget));
         for i in &income {
@@ -245,9 +227,8 @@ pub async fn funder_report_csv(State(state): State<AppState>, Path(id): Path<i64
             line(r.dimension, &format!("{}: amount awarded", r.value), r.amount.clone().unwrap_or_else(hidden));
             line(r.dimension, &format!("{}: success rate", r.value), r.success_rate.clone().unwrap_or_else(hidden));
         }
-        let _ = w.flush();
     }
-    Ok(csv_response(&format!("fund-{id}-report.csv"), out))
+    Ok(sheet.download(&format!("fund-{id}-report.csv")))
 }
 
 impl ReportPage {

@@ -7,6 +7,7 @@ use super::{
     domain::{decimal, pounds, Outcome, ValidDecision},
     store::{self, sum, Application},
 };
+use crate::core::spreadsheet::Sheet;
 use crate::core::{
     crypto::Keyring,
     db::Db,
@@ -294,7 +295,7 @@ pub async fn set_bank_details(
 /// Every unpaid payment due by `due_by`, as CSV for the bank's bulk upload (UTF-8 with BOM so
 /// spreadsheets open it correctly). Without stored bank details the columns are left blank for
 /// the finance team to fill from their own records.
-pub async fn bank_export(db: &Db, keys: &Keyring, due_by: &str) -> Result<Vec<u8>, sqlx::Error> {
+pub async fn bank_export(db: &Db, keys: &Keyring, due_by: &str) -> Result<Sheet, sqlx::Error> {
     type Row = (i64, i64, String, i64, Option<String>, Option<String>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT p.id, a.id, p.due_on, p.amount_pence, a.bank_details_enc, g.name, m.display_name \
@@ -305,19 +306,15 @@ pub async fn bank_export(db: &Db, keys: &Keyring, due_by: &str) -> Result<Vec<u8
     .bind(due_by)
     .fetch_all(&db.pool)
     .await?;
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let _ = w.write_record(["Payee", "Sort code", "Account number", "Amount", "Reference", "Due"]);
-        for (payment_id, award_id, due_on, amount, sealed, group, member) in rows {
-            let bank: Option<BankDetails> =
-                sealed.and_then(|s| keys.decrypt(&s).ok()).and_then(|plain| serde_json::from_str(&plain).ok());
-            let payee = bank.as_ref().map(|b| b.account_name.clone()).or(group).or(member).unwrap_or_default();
-            let (sort, number) = bank.map(|b| (b.sort_code, b.account_number)).unwrap_or_default();
-            let reference = format!("GRANT {award_id}-{payment_id}");
-            let _ = w.write_record([payee, sort, number, decimal(amount), reference, due_on]);
-        }
-        let _ = w.flush();
+    let mut sheet = Sheet::default();
+    sheet.row(["Payee", "Sort code", "Account number", "Amount", "Reference", "Due"]);
+    for (payment_id, award_id, due_on, amount, sealed, group, member) in rows {
+        let bank: Option<BankDetails> =
+            sealed.and_then(|s| keys.decrypt(&s).ok()).and_then(|plain| serde_json::from_str(&plain).ok());
+        let payee = bank.as_ref().map(|b| b.account_name.clone()).or(group).or(member).unwrap_or_default();
+        let (sort, number) = bank.map(|b| (b.sort_code, b.account_number)).unwrap_or_default();
+        let reference = format!("GRANT {award_id}-{payment_id}");
+        sheet.row([payee, sort, number, decimal(amount), reference, due_on]);
     }
-    Ok(out)
+    Ok(sheet)
 }

@@ -10,7 +10,8 @@ use axum::{
 use futures_util::TryStreamExt;
 use serde_json::{json, Value};
 
-use super::{domain::decimal, fairness::csv_response};
+use super::domain::decimal;
+use crate::core::spreadsheet::Sheet;
 use crate::core::{error::AppResult, state::AppState, time::rfc3339};
 
 /// What a package says when the prefix is not configured (`config check` reports it).
@@ -249,12 +250,11 @@ const CSV_COLUMNS: [&str; 17] = [
 
 pub async fn csv_export(State(state): State<AppState>) -> AppResult<Response> {
     let p = Publisher::of(&state);
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(CSV_COLUMNS);
+    let mut sheet = Sheet::default();
+    sheet.row(CSV_COLUMNS);
     each_published(&state, |f| {
         let (org_id, org_name) = f.org.unwrap_or_default();
-        let _ = w.write_record([
+        sheet.row([
             f.id,
             f.title,
             f.description,
@@ -275,6 +275,5 @@ pub async fn csv_export(State(state): State<AppState>) -> AppResult<Response> {
         ]);
     })
     .await?;
-    out.extend(w.into_inner().unwrap_or_default());
-    Ok(csv_response("grants-360giving.csv", out))
+    Ok(sheet.download("grants-360giving.csv"))
 }

@@ -5,14 +5,15 @@ use std::collections::HashSet;
 use askama::Template;
 use axum::{
     extract::{Multipart, State},
-    http::{header, StatusCode},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 
 use super::{
     domain::{parse_communities, parse_display_name, parse_region, EmailAddress, NewMember, Purpose},
     store,
 };
+use crate::core::spreadsheet::Sheet;
 use crate::core::{
     audit::{self, Action},
     context::Ctx,
@@ -394,50 +395,37 @@ pub async fn export_csv(State(state): State<AppState>, ctx: Ctx) -> AppResult<Re
         Option<i64>,
     );
     let rows: Vec<Row> = sqlx::query_as(&sql).fetch_all(&state.db.pool).await?;
-    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(b"\xEF\xBB\xBF".to_vec());
     let yes_no = |v: Option<i64>| if v == Some(1) { "yes" } else { "no" };
-    let write = |w: &mut csv::Writer<Vec<u8>>, rec: &[&str]| w.write_record(rec).map_err(AppError::internal);
-    write(
-        &mut writer,
-        &["id", "name", "email", "region", "communities", "status", "joined", "bulletin", "directory", "research"],
-    )?;
+    let mut sheet = Sheet::default();
+    sheet.row([
+        "id",
+        "name",
+        "email",
+        "region",
+        "communities",
+        "status",
+        "joined",
+        "bulletin",
+        "directory",
+        "research",
+    ]);
     for (id, name, email, region, communities, status, joined, b, d, r) in &rows {
-        write(
-            &mut writer,
-            &[
-                &id.to_string(),
-                &csv_safe(name.as_deref().unwrap_or("")),
-                email.as_deref().unwrap_or(""),
-                region.as_deref().unwrap_or(""),
-                &csv_safe(communities.as_deref().unwrap_or("")),
-                status,
-                &crate::core::time::rfc3339(*joined)[..10],
-                yes_no(*b),
-                yes_no(*d),
-                yes_no(*r),
-            ],
-        )?;
+        sheet.row([
+            id.to_string().as_str(),
+            name.as_deref().unwrap_or(""),
+            email.as_deref().unwrap_or(""),
+            region.as_deref().unwrap_or(""),
+            communities.as_deref().unwrap_or(""),
+            status,
+            &crate::core::time::rfc3339(*joined)[..10],
+            yes_no(*b),
+            yes_no(*d),
+            yes_no(*r),
+        ]);
     }
-    let body = writer.into_inner().map_err(AppError::internal)?;
     audit::record(&state.db.pool, staff.id, Action::Export, None, &format!("exported {} members as CSV", rows.len()))
         .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"members.csv\""),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-/// A cell starting with = + - @ would run as a formula in a spreadsheet; a leading quote stops that.
-fn csv_safe(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    }
+    Ok(sheet.download("members.csv"))
 }
 
 #[cfg(test)]
@@ -457,11 +445,5 @@ mod tests {
         assert_eq!(field_for(ImportKind::Members, "Full Name"), Some("name"));
         assert_eq!(field_for(ImportKind::Groups, "Group name"), Some("name"));
         assert_eq!(field_for(ImportKind::Members, "Favourite colour"), None);
-    }
-
-    #[test]
-    fn formulas_are_defused_in_exports() {
-        assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(csv_safe("Sam"), "Sam");
     }
 }

@@ -3,14 +3,15 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 
 use super::{
     domain::{LetterInput, LetterStatus, ShownSigner},
     store::{self, Letter},
 };
+use crate::core::spreadsheet::Sheet;
 use crate::core::{
     context::Ctx,
     error::{AppError, AppResult},
@@ -178,31 +179,13 @@ fn shown_columns(signer: &Option<ShownSigner>) -> [String; 5] {
 pub async fn export_csv(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
     let letter = staff_letter(&state, id).await?;
     let signers = store::all_signers(&state.db, letter.id).await?;
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let write = |out: &mut csv::Writer<Vec<u8>>, row: &[String]| out.write_record(row).map_err(AppError::internal);
-    let heading = ["Name", "Role", "Organisation", "Town or region", "Comment", "Confirmed on"];
-    write(&mut out, &heading.map(String::from))?;
+    let mut sheet = Sheet::default();
+    sheet.row(["Name", "Role", "Organisation", "Town or region", "Comment", "Confirmed on"]);
     for (signer, confirmed_at) in &signers {
-        let [name, role, org, place, comment] = shown_columns(signer).map(|c| spreadsheet_safe(&c));
-        write(&mut out, &[name, role, org, place, comment, local_date(*confirmed_at)])?;
+        let [name, role, org, place, comment] = shown_columns(signer);
+        sheet.row([name, role, org, place, comment, local_date(*confirmed_at)]);
     }
-    let bytes = out.into_inner().map_err(AppError::internal)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}-signatories.csv\"", letter.slug)),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-fn spreadsheet_safe(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@']) {
-        format!("'{cell}")
-    } else {
-        cell.to_string()
-    }
+    Ok(sheet.download(&format!("{}-signatories.csv", letter.slug)))
 }
 
 #[derive(Template)]
