@@ -18,7 +18,7 @@ use crate::core::{
     auth::Role,
     cache::CachedMap,
     context::Ctx,
-    db::Db,
+    db::{json_rows, Db},
     error::{AppError, AppResult},
     forms::FormData,
     forms::MAX_PAGE,
@@ -251,19 +251,13 @@ async fn search_members(
     // Rare words pick the candidates (members with a term starting each of them): few enough
     // to filter and count whole.
     if !rare.is_empty() {
-        let selects: Vec<String> = rare
-            .iter()
-            .map(|(w, _)| {
-                binds.push(w.clone());
-                binds.push(upper_bound(w));
-                format!(
-                    "SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}",
-                    binds.len() - 1,
-                    binds.len()
-                )
-            })
-            .collect();
-        clauses.push(format!("id IN ({})", selects.join(" INTERSECT ")));
+        let ids = members_matching_all(db, &rare).await?;
+        if ids.is_empty() {
+            return Ok(SearchResult { rows: vec![], counted: 0, has_next: false });
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        binds.push(format!("[{}]", list.join(",")));
+        clauses.push(format!("id IN ({})", db.json_integers(&format!("${}", binds.len()))));
     }
     for (w, _) in &common {
         binds.push(w.clone());
@@ -312,6 +306,39 @@ async fn search_members(
     }
 }
 
+/// The members with a term starting every one of `words`, in id order. Each word's members
+/// come back as one JSON list and the lists are intersected here: SQLite's `INTERSECT` builds
+/// a temporary b-tree, which cost more than reading the lists.
+async fn members_matching_all(db: &Db, words: &[&(String, i64)]) -> Result<Vec<i64>, sqlx::Error> {
+    let lists: Vec<String> = (0..words.len())
+        .map(|i| {
+            let matches = format!(
+                "SELECT member_id FROM member_search_terms WHERE term >= ${} AND term < ${}",
+                2 * i + 1,
+                2 * i + 2
+            );
+            format!("({})", db.values_as_json("member_id", &matches))
+        })
+        .collect();
+    let sql = format!("SELECT {}", lists.join(", "));
+    let mut q = sqlx::query::<Any>(&sql);
+    for (w, _) in words {
+        q = q.bind(w.clone()).bind(upper_bound(w));
+    }
+    let row = q.fetch_one(&db.pool).await?;
+    let mut found: Option<Vec<i64>> = None;
+    for i in 0..words.len() {
+        let mut ids: Vec<i64> = json_rows(&sqlx::Row::try_get::<String, _>(&row, i)?)?;
+        ids.sort_unstable();
+        ids.dedup();
+        found = Some(match found {
+            None => ids,
+            Some(so_far) => so_far.into_iter().filter(|id| ids.binary_search(id).is_ok()).collect(),
+        });
+    }
+    Ok(found.unwrap_or_default())
+}
+
 /// Rows of `inner`, counted up to [`COUNT_CAP`] + 1.
 async fn count(db: &Db, inner: &str, binds: &[String]) -> Result<i64, sqlx::Error> {
     let sql = format!("SELECT COUNT(*) FROM ({inner} LIMIT {}) capped", COUNT_CAP + 1);
@@ -338,7 +365,7 @@ async fn fetch_counted(db: &Db, sql: &str, binds: &[String]) -> Result<(Vec<Dire
         q = q.bind(b.clone());
     }
     let json = q.fetch_one(&db.pool).await?;
-    let found: Vec<CountedRow> = crate::core::db::json_rows(&json)?;
+    let found: Vec<CountedRow> = json_rows(&json)?;
     let counted = found.first().map(|row| row.7);
     let rows = found
         .into_iter()

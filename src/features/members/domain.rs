@@ -231,6 +231,11 @@ impl JoinInput {
     }
 }
 
+/// Marks a whole email address among the search terms. Words never start with it, so the
+/// terms a typed word starts ("amara" → amara, amaranth) stay few even when most addresses
+/// begin with a name, and a typed address still finds its own term by prefix.
+pub const EMAIL_TERM_MARK: char = '@';
+
 /// Words a member can be found by in the staff directory: name, email, region, communities,
 /// and the names of groups they are a contact for. Matched by prefix.
 pub fn search_terms(parts: &[&str]) -> Vec<String> {
@@ -238,7 +243,7 @@ pub fn search_terms(parts: &[&str]) -> Vec<String> {
     for part in parts {
         let lower = part.to_lowercase();
         if lower.contains('@') {
-            terms.push(lower.clone());
+            terms.push(format!("{EMAIL_TERM_MARK}{lower}"));
         }
         for word in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
             terms.push(word.chars().take(40).collect());
@@ -296,8 +301,16 @@ mod tests {
     #[test]
     fn search_terms_cover_words_and_whole_email() {
         let terms = search_terms(&["Jo Bloggs", "Jo.B@Example.org", "Peer support"]);
-        for t in ["jo", "bloggs", "jo.b@example.org", "example", "peer", "support"] {
+        for t in ["jo", "bloggs", "@jo.b@example.org", "example", "peer", "support"] {
             assert!(terms.contains(&t.to_string()), "{t}");
         }
+    }
+
+    #[test]
+    fn a_whole_address_is_not_among_the_terms_its_first_word_starts() {
+        let terms = search_terms(&["amara.jones@example.org"]);
+        assert!(terms.iter().filter(|t| t.starts_with("amara")).eq(["amara"].iter()), "{terms:?}");
+        // A typed address (or its start) becomes the same marked term, so prefixes still meet.
+        assert!(search_terms(&["Amara.Jones@Ex"]).contains(&"@amara.jones@ex".to_string()));
     }
 }
