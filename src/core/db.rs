@@ -242,6 +242,15 @@ impl Db {
     }
 }
 
+/// Placeholders for parameters `first..first + n`, for a statement that binds them in that
+/// order. SQLite gets anonymous `?`, bound by position: it finds a named one (`$7`) by scanning
+/// every earlier name, when parsing and again when sqlx binds, so long lists cost the square of
+/// their length. PostgreSQL needs `$n`.
+pub fn placeholders(conn: &sqlx::AnyConnection, first: usize, n: usize) -> Vec<String> {
+    let sqlite = conn.backend_name() == "SQLite";
+    (first..first + n).map(|i| if sqlite { "?".to_string() } else { format!("${i}") }).collect()
+}
+
 /// The rows read by a [`Db::rows_as_json`] statement, each as `T` (a tuple of its columns).
 pub fn json_rows<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, sqlx::Error> {
     serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(Box::new(e)))

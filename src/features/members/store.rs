@@ -2,7 +2,7 @@
 use sqlx::{any::AnyRow, Any, AnyConnection, Row};
 
 use super::domain::{join_communities, search_terms, NewMember, Purpose, CONSENT_WORDING_VERSION};
-use crate::core::db::Db;
+use crate::core::db::{placeholders, Db};
 
 #[derive(Clone, Debug)]
 pub struct Member {
@@ -104,8 +104,8 @@ pub async fn insert_many(
     // Emails are unique, so they find the new ids whatever order the database assigned them in.
     let mut ids_by_email = std::collections::HashMap::with_capacity(members.len());
     for chunk in members.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT id, email FROM members WHERE email IN ({})", placeholders.join(", "));
+        let params = placeholders(conn, 1, chunk.len());
+        let sql = format!("SELECT id, email FROM members WHERE email IN ({})", params.join(", "));
         let mut q = sqlx::query_as::<Any, (i64, String)>(&sql).persistent(false);
         for (m, _) in chunk {
             q = q.bind(m.email.as_str().to_string());
@@ -149,17 +149,17 @@ pub enum Value {
     MaybeText(Option<String>),
 }
 
-/// `INSERT INTO <target> VALUES (…), (…)` in chunks that stay under every driver's bind limit.
+/// `INSERT INTO <target> VALUES (…), (…)` in chunks that stay under every database's parameter limit.
 async fn insert_rows(conn: &mut AnyConnection, target: &str, rows: Vec<Vec<Value>>) -> Result<(), sqlx::Error> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
-    // Small statements: the drivers bind parameters in time that grows faster than their number.
-    let per_statement = (150 / width).max(1);
+    // Large statements: few round trips. SQLite's parameters are bound by position (see
+    // `placeholders`), so binding stays linear; both databases allow more than this many.
+    let per_statement = (10_000 / width).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
-        let tuples: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", ")))
-            .collect();
+        let params = placeholders(conn, 1, chunk.len() * width);
+        let tuples: Vec<String> = params.chunks(width).map(|row| format!("({})", row.join(", "))).collect();
         let sql = format!("INSERT INTO {target} VALUES {}", tuples.join(", "));
         // Not kept in the per-connection statement cache: these are large and rarely repeated.
         let mut q = sqlx::query::<Any>(&sql).persistent(false);
