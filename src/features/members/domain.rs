@@ -234,7 +234,7 @@ impl JoinInput {
 /// Marks a whole email address among the search terms. Words never start with it, so the
 /// terms a typed word starts ("amara" → amara, amaranth) stay few even when most addresses
 /// begin with a name, and a typed address still finds its own term by prefix.
-pub const EMAIL_TERM_MARK: char = '@';
+const EMAIL_TERM_MARK: char = '@';
 
 /// Words a member can be found by in the staff directory: name, email, region, communities,
 /// and the names of groups they are a contact for. Matched by prefix.
