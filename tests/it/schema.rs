@@ -19,3 +19,19 @@ async fn sqlite_and_postgres_migrations_give_the_same_tables_and_columns() {
     assert!(sqlite.len() > 50);
     assert_eq!(sqlite, postgres);
 }
+
+/// The bundled SQLite turns STAT4 on. With its statistics present (any ANALYZE), SQLite expires
+/// a prepared statement whenever a value that could change its plan is bound, so every
+/// directory query was parsed and planned again on every request. `.cargo/config.toml` turns
+/// it off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_sqlite_is_built_without_stat4_so_prepared_statements_stay_planned() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let stat4: i64 = sqlx::query_scalar("SELECT sqlite_compileoption_used('ENABLE_STAT4')")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stat4, 0, "SQLite was built with STAT4: is LIBSQLITE3_FLAGS from .cargo/config.toml applied?");
+    let json: i64 = sqlx::query_scalar("SELECT json_valid('[1]')").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(json, 1, "the rest of the bundled build is unchanged");
+}
