@@ -243,13 +243,13 @@ impl Db {
     }
 }
 
-/// Placeholders for parameters `first..first + n`, for a statement that binds them in that
-/// order. SQLite gets anonymous `?`, bound by position: it finds a named one (`$7`) by scanning
-/// every earlier name, when parsing and again when sqlx binds, so long lists cost the square of
-/// their length. PostgreSQL needs `$n`.
-pub fn placeholders(conn: &sqlx::AnyConnection, first: usize, n: usize) -> Vec<String> {
+/// Placeholders for a statement's `n` parameters, bound in the order they appear. SQLite gets
+/// anonymous `?`, bound by position: it finds a named one (`$7`) by scanning every earlier
+/// name, when parsing and again when sqlx binds, so long lists cost the square of their length.
+/// PostgreSQL needs `$n`.
+pub fn placeholders(conn: &sqlx::AnyConnection, n: usize) -> Vec<String> {
     let sqlite = conn.backend_name() == "SQLite";
-    (first..first + n).map(|i| if sqlite { "?".to_string() } else { format!("${i}") }).collect()
+    (1..=n).map(|i| if sqlite { "?".to_string() } else { format!("${i}") }).collect()
 }
 
 /// The rows read by a [`Db::rows_as_json`] statement, each as `T` (a tuple of its columns).

@@ -13,13 +13,13 @@ use super::{
     domain::{decimal, fair_row, pounds, Cell, FairRow, GROUP_SIZES},
     store::{self, Fund, Income, Totals},
 };
-use crate::core::spreadsheet::Sheet;
 use crate::{
     core::{
         context::Ctx,
         db::Db,
         error::{AppError, AppResult},
         layout::{render, Page},
+        spreadsheet::Sheet,
         state::AppState,
     },
     features::members::domain::split_communities,
@@ -202,31 +202,29 @@ pub async fn funder_report_csv(State(state): State<AppState>, Path(id): Path<i64
     let (fund, totals, income, awards, rows) = report_parts(&state, id).await?;
     let mut sheet = Sheet::default();
     sheet.row(["Section", "Item", "Value"]);
-    {
-        let mut line = |a: &str, b: &str, c: String| sheet.row([a, b, &c]);
-        line("Fund", &fund.name, String::new());
-        line("Money", "Budget", decimal(totals.budget));
-        for i in &income {
-            let what = if i.kind == "donation" { "Donation" } else { "Grant from a funder" };
-            line(
-                "Income",
-                &format!("{what}, {}, {}", i.source.as_deref().unwrap_or("anonymous"), i.received_on),
-                decimal(i.amount_pence),
-            );
-        }
-        line("Money", "Income", decimal(totals.income));
-        line("Money", "Awarded", decimal(totals.awarded));
-        line("Money", "Number of awards", Cell::count(awards).text());
-        line("Money", "Paid", decimal(totals.paid));
-        line("Money", "Balance left to award", decimal(totals.available()));
-        line("Money", "Awarded but not yet paid", decimal(totals.awarded - totals.paid));
-        for r in &rows {
-            let hidden = || "fewer than 5".to_string();
-            line(r.dimension, &format!("{}: applications", r.value), r.applications.text());
-            line(r.dimension, &format!("{}: awards", r.value), r.awards.text());
-            line(r.dimension, &format!("{}: amount awarded", r.value), r.amount.clone().unwrap_or_else(hidden));
-            line(r.dimension, &format!("{}: success rate", r.value), r.success_rate.clone().unwrap_or_else(hidden));
-        }
+    let mut line = |a: &str, b: &str, c: String| sheet.row([a, b, &c]);
+    line("Fund", &fund.name, String::new());
+    line("Money", "Budget", decimal(totals.budget));
+    for i in &income {
+        let what = if i.kind == "donation" { "Donation" } else { "Grant from a funder" };
+        line(
+            "Income",
+            &format!("{what}, {}, {}", i.source.as_deref().unwrap_or("anonymous"), i.received_on),
+            decimal(i.amount_pence),
+        );
+    }
+    line("Money", "Income", decimal(totals.income));
+    line("Money", "Awarded", decimal(totals.awarded));
+    line("Money", "Number of awards", Cell::count(awards).text());
+    line("Money", "Paid", decimal(totals.paid));
+    line("Money", "Balance left to award", decimal(totals.available()));
+    line("Money", "Awarded but not yet paid", decimal(totals.awarded - totals.paid));
+    for r in &rows {
+        let hidden = || "fewer than 5".to_string();
+        line(r.dimension, &format!("{}: applications", r.value), r.applications.text());
+        line(r.dimension, &format!("{}: awards", r.value), r.awards.text());
+        line(r.dimension, &format!("{}: amount awarded", r.value), r.amount.clone().unwrap_or_else(hidden));
+        line(r.dimension, &format!("{}: success rate", r.value), r.success_rate.clone().unwrap_or_else(hidden));
     }
     Ok(sheet.download(&format!("fund-{id}-report.csv")))
 }

@@ -7,12 +7,12 @@ use super::{
     domain::{decimal, pounds, Outcome, ValidDecision},
     store::{self, sum, Application},
 };
-use crate::core::spreadsheet::Sheet;
 use crate::core::{
     crypto::Keyring,
     db::Db,
     jobs,
     mail::Email,
+    spreadsheet::Sheet,
     time::{local_date, now},
 };
 

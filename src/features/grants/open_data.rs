@@ -11,8 +11,7 @@ use futures_util::TryStreamExt;
 use serde_json::{json, Value};
 
 use super::domain::decimal;
-use crate::core::spreadsheet::Sheet;
-use crate::core::{error::AppResult, state::AppState, time::rfc3339};
+use crate::core::{error::AppResult, spreadsheet::Sheet, state::AppState, time::rfc3339};
 
 /// What a package says when the prefix is not configured (`config check` reports it).
 const UNREGISTERED: &str = "XX-UNREGISTERED";

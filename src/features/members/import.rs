@@ -13,13 +13,13 @@ use super::{
     domain::{parse_communities, parse_display_name, parse_region, EmailAddress, NewMember, Purpose},
     store,
 };
-use crate::core::spreadsheet::Sheet;
 use crate::core::{
     audit::{self, Action},
     context::Ctx,
     error::{AppError, AppResult},
     forms::FormData,
     layout::{redirect_with_notice, render, Page},
+    spreadsheet::Sheet,
     state::AppState,
     time::now,
 };

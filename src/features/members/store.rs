@@ -104,7 +104,7 @@ pub async fn insert_many(
     // Emails are unique, so they find the new ids whatever order the database assigned them in.
     let mut ids_by_email = std::collections::HashMap::with_capacity(members.len());
     for chunk in members.chunks(500) {
-        let params = placeholders(conn, 1, chunk.len());
+        let params = placeholders(conn, chunk.len());
         let sql = format!("SELECT id, email FROM members WHERE email IN ({})", params.join(", "));
         let mut q = sqlx::query_as::<Any, (i64, String)>(&sql).persistent(false);
         for (m, _) in chunk {
@@ -158,7 +158,7 @@ async fn insert_rows(conn: &mut AnyConnection, target: &str, rows: Vec<Vec<Value
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
-        let params = placeholders(conn, 1, chunk.len() * width);
+        let params = placeholders(conn, chunk.len() * width);
         let tuples: Vec<String> = params.chunks(width).map(|row| format!("({})", row.join(", "))).collect();
         let sql = format!("INSERT INTO {target} VALUES {}", tuples.join(", "));
         // Not kept in the per-connection statement cache: these are large and rarely repeated.

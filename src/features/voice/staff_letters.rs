@@ -11,7 +11,6 @@ use super::{
     domain::{LetterInput, LetterStatus, ShownSigner},
     store::{self, Letter},
 };
-use crate::core::spreadsheet::Sheet;
 use crate::core::{
     context::Ctx,
     error::{AppError, AppResult},
@@ -20,6 +19,7 @@ use crate::core::{
     layout::{redirect_with_notice, render, Page},
     mail::Email,
     markdown::to_safe_html,
+    spreadsheet::Sheet,
     state::AppState,
     time::{human_date, local_date, now},
 };
