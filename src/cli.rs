@@ -130,6 +130,10 @@ async fn run(command: Command) -> Result<(), String> {
 }
 
 async fn serve(config: Config, with_demo: bool) -> Result<(), String> {
+    let (_, problems) = config.check();
+    if !problems.is_empty() {
+        return Err(format!("fix the settings first ('constellate config check' lists them): {}", problems.join("; ")));
+    }
     let listener = server::bind(&config).await.map_err(|e| e.to_string())?;
     let state = server::open_state(config).await.map_err(|e| e.to_string())?;
     if with_demo {

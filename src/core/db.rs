@@ -89,15 +89,15 @@ impl Db {
     pub async fn open(config: &Config) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
         match &config.database_url {
-            Some(url) => Self::open_postgres(url).await,
-            None => Self::open_sqlite(&config.data_dir.join("constellate.db")).await,
+            Some(url) => Self::open_postgres(url, config.db_connections).await,
+            None => Self::open_sqlite(&config.data_dir.join("constellate.db"), config.db_connections).await,
         }
     }
 
-    async fn open_postgres(url: &str) -> Result<Db, DbError> {
+    async fn open_postgres(url: &str, connections: u32) -> Result<Db, DbError> {
         let options = AnyConnectOptions::from_str(url).map_err(DbError::Connect)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(16)
+            .max_connections(connections)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
@@ -108,19 +108,17 @@ impl Db {
         Ok(db)
     }
 
-    async fn open_sqlite(path: &Path) -> Result<Db, DbError> {
+    async fn open_sqlite(path: &Path, connections: u32) -> Result<Db, DbError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| DbError::DataDir(dir.display().to_string(), e))?;
         }
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let options = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
-        // Each statement waits for a hand-off to and from the connection's worker thread, so with
-        // four connections two cores sat 15-20 % idle under load; eight keep them busy. Each holds
-        // its own page cache (2 MB), and idle ones close, so resident memory stays small.
+        // Each connection holds its own page cache (2 MB); idle ones close after a minute, so
+        // resident memory stays small however many the setting allows.
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(connections)
             .min_connections(1)
-            // Connections are cheap for SQLite; keeping few idle keeps resident memory small.
             .idle_timeout(Duration::from_secs(60))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {

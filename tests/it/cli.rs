@@ -15,6 +15,9 @@ fn config_check_masks_secrets_and_reports_problems() {
     let text = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{text}");
     assert!(text.contains("sqlite (embedded)") && text.contains("No problems found."));
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let connections = text.lines().find_map(|l| l.strip_prefix("db_connections")).map(str::trim);
+    assert_eq!(connections, Some((4 * cores).to_string().as_str()), "four connections per core:\n{text}");
 
     let bad = constellate(&[
         "config",
@@ -27,6 +30,8 @@ fn config_check_masks_secrets_and_reports_problems() {
         "smtp://mailer:s3cret@mail.example.org:587",
         "--mail-from",
         "nobody",
+        "--db-connections",
+        "1",
     ]);
     let text = String::from_utf8_lossy(&bad.stdout);
     assert!(!bad.status.success());
@@ -34,6 +39,17 @@ fn config_check_masks_secrets_and_reports_problems() {
     assert!(text.contains("smtp://mailer:****@mail.example.org:587"));
     assert!(text.contains("problem: DATABASE_URL must start with postgres://"));
     assert!(text.contains("problem: mail_from must contain an email address"));
+    assert!(text.contains("problem: db_connections must be at least 2"));
+}
+
+#[test]
+fn serve_refuses_to_start_with_settings_that_config_check_reports() {
+    let dir = std::env::temp_dir().join(format!("serve-bad-{}", std::process::id()));
+    let out =
+        constellate(&["serve", "--data-dir", dir.to_str().unwrap(), "--bind", "127.0.0.1:0", "--db-connections", "1"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("db_connections must be at least 2"), "{said}");
 }
 
 crate::on_both_databases!(
