@@ -161,7 +161,7 @@ def bench_import(server, op):
     return {"dry_run": round(dry, 3), "commit": round(commit, 3), "total": round(dry + commit, 3)}
 
 
-SEARCHES = [("name_prefix", "q=pat"), ("surname", "q=okafor"), ("two_words", "q=amara+jones"), ("region_filter", "region=Wales&sort=newest"), ("all_page_1", "")]
+SEARCHES = [("name_prefix", "q=pat"), ("surname", "q=okafor"), ("two_words", "q=amara+jones"), ("region_filter", "region=Wales&sort=newest"), ("pending_filter", "status=pending"), ("all_page_1", "")]
 
 
 def bench_search(label, env=None):

@@ -214,29 +214,11 @@ impl Db {
     /// order `inner` gives them, as a JSON array of arrays. A page of many rows then crosses
     /// from SQLite's worker thread in one message instead of one wake-up per row.
     pub fn rows_as_json(&self, columns: &str, inner: &str) -> String {
-        let row = match self.dialect {
-            Dialect::Sqlite => format!("json_array({columns})"),
-            Dialect::Postgres => format!("json_build_array({columns})"),
-        };
-        self.values_as_json(&row, inner)
-    }
-
-    /// `SELECT` of one text value: `column` of every row of `inner`, as a flat JSON array.
-    pub fn values_as_json(&self, column: &str, inner: &str) -> String {
         match self.dialect {
-            Dialect::Sqlite => format!("SELECT json_group_array({column}) FROM ({inner}) values_as_json"),
-            Dialect::Postgres => {
-                format!("SELECT COALESCE(json_agg({column})::text, '[]') FROM ({inner}) values_as_json")
-            }
-        }
-    }
-
-    /// A subquery of the integers in the JSON array bound at `placeholder` (such as `$3`), for
-    /// `id IN (…)`: ids worked out between two statements go back as one value, however many.
-    pub fn json_integers(&self, placeholder: &str) -> String {
-        match self.dialect {
-            Dialect::Sqlite => format!("SELECT value FROM json_each({placeholder})"),
-            Dialect::Postgres => format!("SELECT value::bigint FROM json_array_elements_text({placeholder}::json)"),
+            Dialect::Sqlite => format!("SELECT json_group_array(json_array({columns})) FROM ({inner}) rows_as_json"),
+            Dialect::Postgres => format!(
+                "SELECT COALESCE(json_agg(json_build_array({columns}))::text, '[]') FROM ({inner}) rows_as_json"
+            ),
         }
     }
 }

@@ -56,6 +56,35 @@ async fn staff_search_finds_members_by_name_email_group_region_and_community(bac
     assert_eq!(app.get_with(&staff, "/staff/members?page=abc").await.status, 400);
 }
 
+crate::on_both_databases!(the_status_filter_lists_the_few_members_waiting_for_approval);
+
+/// Most members are active: the pending few must be found by status alone and with words,
+/// in every sort, and counted.
+async fn the_status_filter_lists_the_few_members_waiting_for_approval(backend: Backend) {
+    let app = spawn_app(backend).await;
+    constellate::demo::seed(&app.state.db, 300, 5, 3).await.unwrap();
+    for name in ["Waiting Quillfeather", "Waiting Ashdown"] {
+        let id = app.add_member(name, &format!("{}@example.net", name.replace(' ', ".")), "member").await;
+        sqlx::query("UPDATE members SET status = 'pending' WHERE id = $1")
+            .bind(id)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+    }
+    let staff = app.staff("staff").await;
+    for query in ["status=pending", "status=pending&sort=newest", "status=pending&sort=oldest", "status=pending&q=waiting"] {
+        let page = app.get_with(&staff, &format!("/staff/members?{query}")).await;
+        assert!(page.body.contains("2 members found"), "{query}: {}", page.body);
+        assert_eq!(page.body.matches("<tr><td><a href=\"/staff/members/").count(), 2, "{query}");
+    }
+    let by_name = app.get_with(&staff, "/staff/members?status=pending").await.body;
+    assert!(by_name.find("Waiting Ashdown") < by_name.find("Waiting Quillfeather"), "name order");
+    let one = app.get_with(&staff, "/staff/members?status=pending&q=quill").await;
+    assert!(one.body.contains("1 member found.") && one.body.contains("Waiting Quillfeather"));
+    let none = app.get_with(&staff, "/staff/members?status=unconfirmed").await;
+    assert!(none.body.contains("0 members found"));
+}
+
 crate::on_both_databases!(common_words_and_large_results_stay_bounded);
 
 /// "example" is in every seeded address (more than the rare-word limit), so it is checked per
