@@ -72,7 +72,9 @@ async fn the_status_filter_lists_the_few_members_waiting_for_approval(backend: B
             .unwrap();
     }
     let staff = app.staff("staff").await;
-    for query in ["status=pending", "status=pending&sort=newest", "status=pending&sort=oldest", "status=pending&q=waiting"] {
+    for query in
+        ["status=pending", "status=pending&sort=newest", "status=pending&sort=oldest", "status=pending&q=waiting"]
+    {
         let page = app.get_with(&staff, &format!("/staff/members?{query}")).await;
         assert!(page.body.contains("2 members found"), "{query}: {}", page.body);
         assert_eq!(page.body.matches("<tr><td><a href=\"/staff/members/").count(), 2, "{query}");
