@@ -54,6 +54,17 @@ journeys('Grants journeys', ({ journey }) => {
     await j.expectNotice('The panel member has been added.');
     await j.press('Publish and open the round');
     await j.expectNotice('The round is published and open.');
+    // Its details (a deadline, the budget) can change until decisions are published.
+    await j.follow("Change the round's details", { scope: 'main' });
+    await page.getByLabel('Title', { exact: true }).fill('');
+    await j.press('Save the round', { status: 422, focus: '.error-summary' });
+    await j.expectText('.error-summary', "Enter the round's title");
+    assert.equal(await page.getByLabel('Who decides').inputValue(), 'A panel of members and staff');
+    await page.getByLabel('Title', { exact: true }).fill(roundTitle);
+    await page.getByLabel('Budget for this round, in pounds').fill('2500');
+    await j.press('Save the round');
+    await j.expectNotice("The round's details have been saved.");
+    await j.expectText('main', 'budget £2,500');
     const staffRound = new URL(page.url()).pathname;
     await j.press('Sign out');
 

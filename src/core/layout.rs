@@ -115,6 +115,7 @@ const NOTICES: &[(&str, &str)] = &[
     ("fund-created", "The fund has been started."),
     ("income-recorded", "The income has been recorded."),
     ("round-created", "The round has been started with the default four questions."),
+    ("round-saved", "The round's details have been saved."),
     ("question-added", "The question has been added."),
     ("question-removed", "The question has been removed."),
     ("panel-added", "The panel member has been added."),

@@ -22,6 +22,7 @@ crate::on_both_databases!(
     donations_feed_the_pot_and_a_donor_is_erased_except_their_gift_aid_declaration,
     bank_details_are_stored_only_when_turned_on_and_then_encrypted,
     a_member_withdraws_and_staff_cannot_award_above_the_cap,
+    staff_change_a_round_s_dates_and_budget_until_its_decisions_are_published,
 );
 
 fn today() -> String {
@@ -751,4 +752,64 @@ async fn a_member_withdraws_and_staff_cannot_award_above_the_cap(backend: Backen
     assert_eq!(r.status, 422);
     assert!(r.body.contains("This fund gives up to £500 for each award") && r.body.contains("More than asked."));
     assert!(money::award_of(&app.state.db, ids[1]).await.unwrap().is_none());
+}
+
+async fn staff_change_a_round_s_dates_and_budget_until_its_decisions_are_published(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff("staff").await;
+    let (_, round) = fund_and_round(&app, &staff, "both", "5000", "500").await;
+    let edit = format!("/staff/grants/rounds/{round}/edit");
+    let page = app.get_with(&staff, &format!("/staff/grants/rounds/{round}")).await;
+    assert!(page.body.contains(&format!("href=\"{edit}\"")), "the round page links to its edit page");
+    let form = app.get_with(&staff, &edit).await;
+    assert!(form.body.contains("value=\"Spring round\"") && form.body.contains("value=\"£5,000\""), "{}", form.body);
+
+    // Bad input: an error summary, inline errors, and what was typed kept.
+    let typed = [
+        ("title", "Spring round, extended"),
+        ("timing", "dates"),
+        ("opens_on", "2026-03-01"),
+        ("closes_on", "2026-02-01"),
+        ("budget", "lots"),
+        ("who_decides", "A panel of members and staff"),
+        ("help", "Call us"),
+    ];
+    let r = app.submit_with(&staff, &edit, &edit, &typed).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("There is a problem"), "{}", r.body);
+    assert!(r.body.contains("The closing date must be on or after the opening date"));
+    assert!(r.body.contains("Enter an amount in pounds"));
+    assert!(r.body.contains("value=\"Spring round, extended\""));
+    let unchanged = store::round(&app.state.db, round).await.unwrap().unwrap();
+    assert_eq!((unchanged.title.as_str(), unchanged.rolling), ("Spring round", true));
+
+    // Good input is saved and shows on the public page.
+    let good = [("closes_on", "2026-12-31"), ("budget", "£6,500.50")];
+    let fields: Vec<(&str, &str)> =
+        typed.iter().map(|(k, v)| (*k, good.iter().find(|(g, _)| g == k).map_or(*v, |(_, g)| *g))).collect();
+    let r = app.submit_with(&staff, &edit, &edit, &fields).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let saved = store::round(&app.state.db, round).await.unwrap().unwrap();
+    assert_eq!(saved.title, "Spring round, extended");
+    assert_eq!((saved.rolling, saved.closes_on.as_deref(), saved.budget_pence), (false, Some("2026-12-31"), 650_050));
+    let public = app.get(&format!("/grants/rounds/{round}")).await;
+    assert!(
+        public.body.contains("Spring round, extended") && public.body.contains("closes 2026-12-31"),
+        "{}",
+        public.body
+    );
+
+    // Once decisions are published the details stay as they were.
+    let r = app
+        .submit_with(
+            &staff,
+            &format!("/staff/grants/rounds/{round}"),
+            &format!("/staff/grants/rounds/{round}/decisions"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(app.get_with(&staff, &edit).await.status, 400);
+    let page = app.get_with(&staff, &format!("/staff/grants/rounds/{round}")).await;
+    assert!(!page.body.contains(&format!("href=\"{edit}\"")), "no edit link once decided");
 }

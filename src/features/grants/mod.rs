@@ -58,6 +58,8 @@ pub fn routes() -> Routes {
         .get("/staff/grants/funds/{id}/report", Access::Staff, fairness::funder_report)
         .get("/staff/grants/funds/{id}/report.csv", Access::Staff, fairness::funder_report_csv)
         .get("/staff/grants/rounds/{id}", Access::Staff, staff::round_page)
+        .get("/staff/grants/rounds/{id}/edit", Access::Staff, staff::edit_round_page)
+        .post("/staff/grants/rounds/{id}/edit", Access::Staff, staff::update_round)
         .post("/staff/grants/rounds/{id}/questions", Access::Staff, staff::add_question)
         .post("/staff/grants/rounds/{id}/questions/{question}/remove", Access::Staff, staff::remove_question)
         .post("/staff/grants/rounds/{id}/panel", Access::Staff, staff::add_panel_member)

@@ -92,6 +92,9 @@ pub async fn create_fund(State(state): State<AppState>, ctx: Ctx, form: FormData
     Ok(redirect_with_notice(&state, &format!("/staff/grants/funds/{id}"), "fund-created"))
 }
 
+const TIMINGS: [(&str, &str); 2] =
+    [("dates", "Opens and closes on set dates"), ("rolling", "Rolling: always open, decided in batches")];
+
 #[derive(Template)]
 #[template(path = "grants/staff_fund.html")]
 struct FundPage {
@@ -116,7 +119,7 @@ async fn fund_page_with(state: &AppState, ctx: &Ctx, id: i64, typed: Typed) -> A
         rounds: store::rounds_where(&state.db, "r.fund_id = $1", id).await?,
         fund,
         typed,
-        timings: [("dates", "Opens and closes on set dates"), ("rolling", "Rolling: always open, decided in batches")],
+        timings: TIMINGS,
     });
     Ok(unprocessable_if(page, invalid))
 }
@@ -300,6 +303,71 @@ pub async fn add_panel_member(
     .execute(&state.db.pool)
     .await?;
     Ok(redirect_with_notice(&state, &format!("/staff/grants/rounds/{id}"), "panel-added"))
+}
+
+#[derive(Template)]
+#[template(path = "grants/staff_round_edit.html")]
+struct RoundEditPage {
+    page: Page,
+    round: Round,
+    typed: Typed,
+    timings: [(&'static str, &'static str); 2],
+}
+
+/// A round whose details may still change: its decisions are not yet published.
+async fn undecided_round(state: &AppState, id: i64) -> AppResult<Round> {
+    let round = store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    if round.decided_at.is_some() {
+        return Err(AppError::BadRequest(
+            "This round's decisions are published, so its details stay as they were when it was decided.".into(),
+        ));
+    }
+    Ok(round)
+}
+
+fn round_edit_page(ctx: &Ctx, round: Round, typed: Typed) -> Response {
+    let invalid = !typed.errors.is_empty();
+    let page = render(&RoundEditPage {
+        page: Page::new(ctx, format!("{}Change the round: {}", typed.errors.title_prefix(), round.title)),
+        round,
+        typed,
+        timings: TIMINGS,
+    });
+    unprocessable_if(page, invalid)
+}
+
+pub async fn edit_round_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    let round = undecided_round(&state, id).await?;
+    let values = FormData(vec![
+        ("title".into(), round.title.clone()),
+        ("timing".into(), if round.rolling { "rolling" } else { "dates" }.into()),
+        ("opens_on".into(), round.opens_on.clone().unwrap_or_default()),
+        ("closes_on".into(), round.closes_on.clone().unwrap_or_default()),
+        ("budget".into(), round.budget()),
+        ("who_decides".into(), round.who_decides.clone()),
+        ("help".into(), round.help.clone()),
+    ]);
+    Ok(round_edit_page(&ctx, round, Typed { values, ..Default::default() }))
+}
+
+/// Change a round's title, dates, budget or wording (to extend a deadline, say) until its
+/// decisions are published.
+pub async fn update_round(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    let round = undecided_round(&state, id).await?;
+    let valid = match validate_round(&form) {
+        Ok(r) => r,
+        Err(errors) => return Ok(round_edit_page(&ctx, round, Typed { values: form, errors })),
+    };
+    let mut conn = state.db.pool.acquire().await?;
+    if !store::update_round(&mut conn, id, &valid).await? {
+        return Err(AppError::BadRequest("This round's decisions were published while you were editing it.".into()));
+    }
+    Ok(redirect_with_notice(&state, &format!("/staff/grants/rounds/{id}"), "round-saved"))
 }
 
 /// Open the round to applications (it shows on the public grants page).

@@ -285,6 +285,25 @@ pub async fn insert_round(conn: &mut AnyConnection, fund_id: i64, r: &ValidRound
     Ok(id)
 }
 
+/// Change an undecided round's details; false when its decisions are already published.
+pub async fn update_round(conn: &mut AnyConnection, id: i64, r: &ValidRound) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE grant_rounds SET title = $1, opens_on = $2, closes_on = $3, rolling = $4, budget_pence = $5, \
+         who_decides = $6, help = $7 WHERE id = $8 AND decided_at IS NULL",
+    )
+    .bind(&r.title)
+    .bind(&r.opens_on)
+    .bind(&r.closes_on)
+    .bind(r.rolling as i64)
+    .bind(r.budget_pence)
+    .bind(&r.who_decides)
+    .bind(&r.help)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn round(db: &Db, id: i64) -> Result<Option<Round>, sqlx::Error> {
     let sql = format!("{ROUND_SELECT} WHERE r.id = $1");
     sqlx::query(&sql).bind(id).fetch_optional(&db.pool).await?.as_ref().map(Round::from_row).transpose()
