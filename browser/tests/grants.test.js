@@ -41,6 +41,14 @@ journeys('Grants journeys', ({ journey }) => {
     await page.getByLabel('Published criteria').fill('Led by lived experience: the people running it have been there\nReach: it reaches people others miss');
     await j.press('Start the fund');
     await j.expectNotice('The fund has been started.');
+    await j.follow("Change the fund's details", { scope: 'main' });
+    await page.getByLabel('Budget in pounds').fill('');
+    await j.press('Save the fund', { status: 422, focus: '.error-summary' });
+    await j.expectText('.error-summary', 'Enter an amount in pounds');
+    await page.getByLabel('Budget in pounds').fill('6000');
+    await j.press('Save the fund');
+    await j.expectNotice("The fund's details have been saved.");
+    await j.expectText('main', '£6,000');
     await page.getByLabel('Title', { exact: true }).fill(roundTitle);
     await page.getByLabel(/Rolling: always open/).check();
     await page.getByLabel('Budget for this round, in pounds').fill('2000');

@@ -113,6 +113,7 @@ const NOTICES: &[(&str, &str)] = &[
     ("scores-saved", "Your scores have been saved."),
     ("conflict-declared", "Thank you. The application is hidden from you and the conflict is recorded."),
     ("fund-created", "The fund has been started."),
+    ("fund-saved", "The fund's details have been saved."),
     ("income-recorded", "The income has been recorded."),
     ("round-created", "The round has been started with the default four questions."),
     ("round-saved", "The round's details have been saved."),

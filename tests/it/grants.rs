@@ -23,6 +23,7 @@ crate::on_both_databases!(
     bank_details_are_stored_only_when_turned_on_and_then_encrypted,
     a_member_withdraws_and_staff_cannot_award_above_the_cap,
     staff_change_a_round_s_dates_and_budget_until_its_decisions_are_published,
+    staff_change_a_fund_but_not_criteria_already_scored_nor_a_budget_below_its_awards,
 );
 
 fn today() -> String {
@@ -812,4 +813,77 @@ async fn staff_change_a_round_s_dates_and_budget_until_its_decisions_are_publish
     assert_eq!(app.get_with(&staff, &edit).await.status, 400);
     let page = app.get_with(&staff, &format!("/staff/grants/rounds/{round}")).await;
     assert!(!page.body.contains(&format!("href=\"{edit}\"")), "no edit link once decided");
+}
+
+async fn staff_change_a_fund_but_not_criteria_already_scored_nor_a_budget_below_its_awards(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = &app.state.db;
+    // £1,000 budget, £500 income, one application for £1,200.
+    let (fund, ids) = submitted_applications(db, 100_000, 50_000, 1, 120_000).await;
+    sqlx::query("INSERT INTO grant_criteria (fund_id, position, title, description) VALUES ($1, 0, 'Reach', 'It reaches people')")
+        .bind(fund)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let staff = app.staff("staff").await;
+    let edit = format!("/staff/grants/funds/{fund}/edit");
+    assert!(app
+        .get_with(&staff, &format!("/staff/grants/funds/{fund}"))
+        .await
+        .body
+        .contains(&format!("href=\"{edit}\"")));
+    let form = app.get_with(&staff, &edit).await.body;
+    assert!(form.contains("value=\"Race fund\"") && form.contains("Reach: It reaches people"), "{form}");
+    let fields = |name: &'static str, budget: &'static str, criteria: &'static str| {
+        vec![
+            ("name", name),
+            ("purpose", "Testing"),
+            ("budget", budget),
+            ("restricted", "no"),
+            ("applicant_type", "both"),
+            ("cap", ""),
+            ("criteria", criteria),
+            ("regrant_type", ""),
+        ]
+    };
+    let two = "Reach: It reaches people\nLed by lived experience: run by people who have been there";
+
+    let r = app.submit_with(&staff, &edit, &edit, &fields("", "1000", two)).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("There is a problem") && r.body.contains("Enter the fund&#39;s name"), "{}", r.body);
+    assert!(r.body.contains("run by people who have been there"), "what was typed is kept");
+
+    // Before any score, the criteria can change.
+    let r = app.submit_with(&staff, &edit, &edit, &fields("Race fund", "1000", two)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let criteria = store::criteria(db, fund).await.unwrap();
+    assert_eq!(criteria.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(), ["Reach", "Led by lived experience"]);
+
+    // An award of £1,200 and a panel score later, neither may be undone by an edit.
+    let decider = app.add_member("Decider", "decider@example.org", "staff").await;
+    let application = store::application(db, ids[0]).await.unwrap().unwrap();
+    let award = ValidDecision {
+        outcome: Outcome::Award,
+        amount_pence: Some(120_000),
+        reason: "Yes".into(),
+        other_help: String::new(),
+    };
+    money::decide(db, &application, &award, decider, None).await.unwrap();
+    sqlx::query("INSERT INTO grant_scores (application_id, member_id, criterion_id, score, note, scored_at) VALUES ($1, $2, $3, 3, '', 1)")
+        .bind(ids[0])
+        .bind(decider)
+        .bind(criteria[0].id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let r = app.submit_with(&staff, &edit, &edit, &fields("Race fund", "500", "Reach: It reaches people")).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("The budget cannot be less than £700"), "{}", r.body);
+    assert!(r.body.contains("A panel has already scored against these criteria"));
+    let r = app.submit_with(&staff, &edit, &edit, &fields("Race fund, renamed", "700", two)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let fund_now = store::fund(db, fund).await.unwrap().unwrap();
+    assert_eq!((fund_now.name.as_str(), fund_now.budget_pence), ("Race fund, renamed", 70_000));
+    let scores: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grant_scores").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(scores, 1, "the criteria and their scores stay");
 }

@@ -78,6 +78,15 @@ impl ApplicantType {
         }
     }
 
+    /// The stored value, as `parse` reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicantType::Individuals => "individuals",
+            ApplicantType::Groups => "groups",
+            ApplicantType::Both => "both",
+        }
+    }
+
     pub fn label(s: &str) -> &'static str {
         Self::OPTIONS.iter().find(|(v, _)| *v == s).map_or("", |(_, l)| *l)
     }

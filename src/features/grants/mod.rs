@@ -53,6 +53,8 @@ pub fn routes() -> Routes {
         .get("/staff/grants", Access::Staff, staff::funds)
         .post("/staff/grants/funds", Access::Staff, staff::create_fund)
         .get("/staff/grants/funds/{id}", Access::Staff, staff::fund_page)
+        .get("/staff/grants/funds/{id}/edit", Access::Staff, staff::edit_fund_page)
+        .post("/staff/grants/funds/{id}/edit", Access::Staff, staff::update_fund)
         .post("/staff/grants/funds/{id}/income", Access::Staff, staff::record_income)
         .post("/staff/grants/funds/{id}/rounds", Access::Staff, staff::create_round)
         .get("/staff/grants/funds/{id}/report", Access::Staff, fairness::funder_report)

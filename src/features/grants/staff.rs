@@ -71,7 +71,7 @@ async fn funds_page(state: &AppState, ctx: &Ctx, typed: Typed) -> AppResult<Resp
         typed,
         applicant_types: ApplicantType::OPTIONS,
         regrant_types: REGRANT_TYPES,
-        yes_no: [("no", "Unrestricted"), ("yes", "Restricted to its purpose")],
+        yes_no: RESTRICTED,
     });
     Ok(unprocessable_if(page, invalid))
 }
@@ -91,6 +91,8 @@ pub async fn create_fund(State(state): State<AppState>, ctx: Ctx, form: FormData
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/staff/grants/funds/{id}"), "fund-created"))
 }
+
+const RESTRICTED: [(&str, &str); 2] = [("no", "Unrestricted"), ("yes", "Restricted to its purpose")];
 
 const TIMINGS: [(&str, &str); 2] =
     [("dates", "Opens and closes on set dates"), ("rolling", "Rolling: always open, decided in batches")];
@@ -127,6 +129,101 @@ async fn fund_page_with(state: &AppState, ctx: &Ctx, id: i64, typed: Typed) -> A
 pub async fn fund_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let values = FormData(vec![("timing".into(), "dates".into())]);
     fund_page_with(&state, &ctx, id, Typed { values, ..Default::default() }).await
+}
+
+#[derive(Template)]
+#[template(path = "grants/staff_fund_edit.html")]
+struct FundEditPage {
+    page: Page,
+    fund: Fund,
+    scored: bool,
+    typed: Typed,
+    applicant_types: [(&'static str, &'static str); 3],
+    regrant_types: [(&'static str, &'static str); 3],
+    yes_no: [(&'static str, &'static str); 2],
+}
+
+fn fund_edit_page(ctx: &Ctx, fund: Fund, scored: bool, typed: Typed) -> Response {
+    let invalid = !typed.errors.is_empty();
+    let page = render(&FundEditPage {
+        page: Page::new(ctx, format!("{}Change the fund: {}", typed.errors.title_prefix(), fund.name)),
+        fund,
+        scored,
+        typed,
+        applicant_types: ApplicantType::OPTIONS,
+        regrant_types: REGRANT_TYPES,
+        yes_no: RESTRICTED,
+    });
+    unprocessable_if(page, invalid)
+}
+
+fn criteria_text(criteria: &[store::Criterion]) -> String {
+    criteria.iter().map(|c| format!("{}: {}", c.title, c.description)).collect::<Vec<_>>().join("\n")
+}
+
+pub async fn edit_fund_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    let fund = store::fund(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let criteria = store::criteria(&state.db, id).await?;
+    let values = FormData(vec![
+        ("name".into(), fund.name.clone()),
+        ("purpose".into(), fund.purpose.clone()),
+        ("budget".into(), fund.budget()),
+        ("restricted".into(), if fund.restricted { "yes" } else { "no" }.into()),
+        ("applicant_type".into(), fund.applicant_type.clone()),
+        ("cap".into(), fund.cap().unwrap_or_default()),
+        ("criteria".into(), criteria_text(&criteria)),
+        ("regrant_type".into(), fund.regrant_type.clone().unwrap_or_default()),
+    ]);
+    let scored = store::criteria_scored(&state.db, id).await?;
+    Ok(fund_edit_page(&ctx, fund, scored, Typed { values, ..Default::default() }))
+}
+
+/// Change a fund's name, wording, budget, cap or who may apply. Its criteria change only until
+/// a panel has scored against them (scores belong to a criterion), and the budget cannot fall
+/// below what is already awarded beyond the income. Whether it is the donations pot stays.
+pub async fn update_fund(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    mut form: FormData,
+) -> AppResult<Response> {
+    let fund = store::fund(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    form.0.retain(|(k, _)| k != "donations_only");
+    if fund.donations_only {
+        form.0.push(("donations_only".into(), "yes".into()));
+    }
+    let scored = store::criteria_scored(&state.db, id).await?;
+    let (valid, mut errors) = match validate_fund(&form) {
+        Ok(f) => (Some(f), FormErrors::default()),
+        Err(errors) => (None, errors),
+    };
+    let criteria = store::criteria(&state.db, id).await?;
+    let criteria_changed = valid.as_ref().is_some_and(|f| {
+        f.criteria.len() != criteria.len()
+            || f.criteria.iter().zip(&criteria).any(|((t, d), c)| *t != c.title || *d != c.description)
+    });
+    if scored && criteria_changed {
+        errors.add("criteria", "A panel has already scored against these criteria, so they cannot change");
+    }
+    let totals = store::totals(&state.db, id).await?;
+    if let Some(f) = &valid {
+        if f.budget_pence + totals.income < totals.awarded {
+            errors.add(
+                "budget",
+                format!(
+                    "The budget cannot be less than {}: that much is already awarded beyond the income",
+                    super::domain::pounds(totals.awarded - totals.income)
+                ),
+            );
+        }
+    }
+    let Some(valid) = valid.filter(|_| errors.is_empty()) else {
+        return Ok(fund_edit_page(&ctx, fund, scored, Typed { values: form, errors }));
+    };
+    let mut tx = state.db.begin().await?;
+    store::update_fund(&mut tx, id, &valid, criteria_changed).await?;
+    tx.commit().await?;
+    Ok(redirect_with_notice(&state, &format!("/staff/grants/funds/{id}"), "fund-saved"))
 }
 
 /// Income from a funder (donations are recorded on the donations page, with their donor).

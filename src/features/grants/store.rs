@@ -56,36 +56,89 @@ impl Fund {
     }
 }
 
-pub async fn insert_fund(conn: &mut AnyConnection, f: &ValidFund) -> Result<i64, sqlx::Error> {
-    let t = now();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO grant_funds (name, purpose, budget_pence, restricted, applicant_type, cap_pence, donations_only, \
-         regrant_type, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
-    )
-    .bind(&f.name)
-    .bind(&f.purpose)
-    .bind(f.budget_pence)
-    .bind(f.restricted as i64)
-    .bind(match f.applicant_type {
-        super::domain::ApplicantType::Individuals => "individuals",
-        super::domain::ApplicantType::Groups => "groups",
-        super::domain::ApplicantType::Both => "both",
-    })
-    .bind(f.cap_pence)
-    .bind(f.donations_only as i64)
-    .bind(&f.regrant_type)
-    .bind(t)
-    .fetch_one(&mut *conn)
-    .await?;
-    for (i, (title, description)) in f.criteria.iter().enumerate() {
+async fn insert_criteria(
+    conn: &mut AnyConnection,
+    fund_id: i64,
+    criteria: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    for (i, (title, description)) in criteria.iter().enumerate() {
         sqlx::query("INSERT INTO grant_criteria (fund_id, position, title, description) VALUES ($1, $2, $3, $4)")
-            .bind(id)
+            .bind(fund_id)
             .bind(i as i64)
             .bind(title)
             .bind(description)
             .execute(&mut *conn)
             .await?;
     }
+    Ok(())
+}
+
+/// Change a fund's details; with `new_criteria`, its criteria are replaced (only ever before
+/// any score was given against them: scores go with their criterion).
+pub async fn update_fund(
+    conn: &mut AnyConnection,
+    id: i64,
+    f: &ValidFund,
+    new_criteria: bool,
+) -> Result<(), sqlx::Error> {
+    bind_fund(
+        sqlx::query(
+            "UPDATE grant_funds SET name = $1, purpose = $2, budget_pence = $3, restricted = $4, applicant_type = $5, \
+             cap_pence = $6, regrant_type = $7, updated_at = $8 WHERE id = $9",
+        ),
+        f,
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if new_criteria {
+        sqlx::query("DELETE FROM grant_criteria WHERE fund_id = $1").bind(id).execute(&mut *conn).await?;
+        insert_criteria(conn, id, &f.criteria).await?;
+    }
+    Ok(())
+}
+
+/// Whether any panel member has scored against the fund's criteria.
+pub async fn criteria_scored(db: &Db, fund_id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM grant_scores s JOIN grant_criteria c ON c.id = s.criterion_id \
+         WHERE c.fund_id = $1 LIMIT 1) scored",
+    )
+    .bind(fund_id)
+    .fetch_one(&db.pool)
+    .await
+    .map(|n| n > 0)
+}
+
+/// Binds a fund's editable fields, in the order the statements name them ($1 to $7).
+fn bind_fund<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    f: &'q ValidFund,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&f.name)
+        .bind(&f.purpose)
+        .bind(f.budget_pence)
+        .bind(f.restricted as i64)
+        .bind(f.applicant_type.as_str())
+        .bind(f.cap_pence)
+        .bind(&f.regrant_type)
+}
+
+pub async fn insert_fund(conn: &mut AnyConnection, f: &ValidFund) -> Result<i64, sqlx::Error> {
+    let row = bind_fund(
+        sqlx::query(
+            "INSERT INTO grant_funds (name, purpose, budget_pence, restricted, applicant_type, cap_pence, regrant_type, \
+             donations_only, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+        ),
+        f,
+    )
+    .bind(f.donations_only as i64)
+    .bind(now())
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    insert_criteria(conn, id, &f.criteria).await?;
     Ok(id)
 }
 
