@@ -1,6 +1,7 @@
 'use strict';
 // Voice: staff open a letter; a member of the public signs it, confirms by the emailed link and
-// sees themself listed by initials only; a member asks for campaign support and sees its status.
+// sees themself listed by initials only; a member asks for campaign support and sees its status;
+// staff find the signature and remove it.
 const assert = require('node:assert/strict');
 const { journeys } = require('../lib/harness');
 
@@ -59,5 +60,23 @@ journeys('Voice journeys', ({ journey }) => {
     await j.expectNotice('Your request has been sent.');
     await j.expectText('main', `Day centre closures ${j.unique}`);
     await j.expectText('.summary-list', 'New');
+    await j.press('Sign out');
+
+    // Staff find the signature and remove it (as they would an abusive one); the count follows.
+    await j.visit('/sign-in');
+    await page.fill('#email', `ada.${j.unique}@example.org`);
+    await j.press('Email me a sign-in link');
+    await j.signInByLink(`ada.${j.unique}@example.org`);
+    await j.visit('/staff/letters');
+    await j.follow(title, { scope: 'main' });
+    await j.follow('Find or remove a signature', { scope: 'main' });
+    await page.getByLabel('Name or email address, or part of one', { exact: true }).fill('jo dee');
+    await j.press('Find');
+    await j.expectText('table', signer);
+    await j.press('Remove the signature of Jo Dee');
+    await j.expectNotice('The signature has been removed.');
+    await j.visit('/letters');
+    await j.follow(title, { scope: 'main' });
+    await j.expectText('#count', '0 signatures');
   });
 });

@@ -133,6 +133,7 @@ const NOTICES: &[(&str, &str)] = &[
     ("group-cosigned", "Your group has co-signed."),
     ("letter-saved", "The letter has been saved."),
     ("organisation-added", "The organisation has been added as a co-signer."),
+    ("signature-removed", "The signature has been removed."),
     ("update-sent", "The update is being emailed to signers who asked for updates."),
     ("request-sent", "Your request has been sent. We will answer by email, and you can follow it here."),
     ("request-triaged", "Saved. If the status changed, the requester has been told by email."),

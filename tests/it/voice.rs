@@ -25,6 +25,7 @@ crate::on_both_databases!(
     unanswered_requests_are_flagged_and_taken_on_campaigns_keep_a_narrative_record,
     erasing_a_member_removes_their_signatures_and_requests,
     many_concurrent_signatures_from_one_address_make_one_row_even_across_instances,
+    staff_find_and_remove_an_abusive_signature_and_the_count_follows,
 );
 
 /// Staff write a letter through the form; returns (id, slug).
@@ -649,4 +650,47 @@ async fn many_concurrent_signatures_from_one_address_make_one_row_even_across_in
     assert_eq!(added, 1);
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures WHERE email = 'twin@example.org'").await, 1);
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM jobs WHERE dedupe_key LIKE 'voice-confirm:%'").await, 2);
+}
+
+async fn staff_find_and_remove_an_abusive_signature_and_the_count_follows(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff("staff").await;
+    let (id, slug) = new_letter(&app, &staff, "Fund advocacy", "").await;
+    sign(&app, &slug, "Alex Rivera", "alex@example.org", "full", &[]).await;
+    confirm(&app, "alex@example.org", 1).await;
+    sign(&app, &slug, "Troll McTroll", "troll@example.org", "full", &[]).await;
+    confirm(&app, "troll@example.org", 1).await;
+    assert!(app.get(&format!("/letters/{slug}")).await.body.contains("2 signatures<"));
+
+    let search = format!("/staff/letters/{id}/signatures");
+    assert!(app.get_with(&staff, &format!("/staff/letters/{id}")).await.body.contains(&format!("href=\"{search}\"")));
+    let found = app.get_with(&staff, &format!("{search}?q=TROLL")).await.body;
+    assert!(found.contains("Troll McTroll") && found.contains("troll@example.org"), "{found}");
+    assert!(!found.contains("Alex Rivera"));
+    let none = app.get_with(&staff, &format!("{search}?q=%25")).await.body;
+    assert!(none.contains("No signatures match"), "a % is a character, not a wildcard: {none}");
+    assert!(rows(&app, "SELECT COUNT(*) FROM audit_log WHERE detail LIKE 'searched the signatures%'").await >= 1);
+
+    let troll: i64 = sqlx::query_scalar("SELECT id FROM letter_signatures WHERE email = 'troll@example.org'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let remove = format!("/staff/letters/{id}/signatures/{troll}/remove");
+    let r = app.submit_with(&staff, &format!("{search}?q=troll"), &remove, &[]).await;
+    assert_eq!(r.location.as_deref(), Some(search.as_str()), "{}", r.body);
+    assert!(app.get_with(&staff, &search).await.body.contains("The signature has been removed."));
+    let public = app.get(&format!("/letters/{slug}")).await.body;
+    assert!(public.contains("1 signature<") && !public.contains("Troll"), "{public}");
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures WHERE email = 'troll@example.org'").await, 0);
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM audit_log WHERE detail LIKE 'removed signature%'").await, 1);
+    // Gone is gone; and a signature is only removed through its own letter.
+    assert_eq!(app.submit_with(&staff, &search, &remove, &[]).await.status, 404);
+    let (other, _) = new_letter(&app, &staff, "Another letter", "").await;
+    let alex: i64 = sqlx::query_scalar("SELECT id FROM letter_signatures WHERE email = 'alex@example.org'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let wrong = format!("/staff/letters/{other}/signatures/{alex}/remove");
+    assert_eq!(app.submit_with(&staff, &search, &wrong, &[]).await.status, 404);
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 1);
 }

@@ -42,6 +42,8 @@ pub fn routes() -> Routes {
         .post("/staff/letters/{id}/updates", Access::Staff, staff_letters::post_update)
         .get("/staff/letters/{id}/signatories.csv", Access::Staff, staff_letters::export_csv)
         .get("/staff/letters/{id}/print", Access::Staff, staff_letters::printable)
+        .get("/staff/letters/{id}/signatures", Access::Staff, staff_letters::signatures_page)
+        .post("/staff/letters/{id}/signatures/{signature}/remove", Access::Staff, staff_letters::remove_signature)
         // Campaign support.
         .get("/support", Access::Member, support::support_page)
         .post("/support", Access::Member, support::ask_support)

@@ -2,16 +2,17 @@
 //! exporting signatories for delivery, and posting updates to signers who asked for them.
 use askama::Template;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::Response,
 };
 
 use super::{
     domain::{LetterInput, LetterStatus, ShownSigner},
-    store::{self, Letter},
+    store::{self, FoundSignature, Letter},
 };
 use crate::core::{
+    audit::{self, Action},
     context::Ctx,
     error::{AppError, AppResult},
     forms::{FormData, FormErrors},
@@ -266,4 +267,60 @@ pub async fn post_update(
     tx.commit().await?;
     state.jobs_waiting.notify_one();
     Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "update-sent"))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct SignatureSearch {
+    pub q: String,
+}
+
+#[derive(Template)]
+#[template(path = "voice/signatures.html")]
+struct SignaturesPage {
+    page: Page,
+    letter: Letter,
+    q: String,
+    found: Option<Vec<FoundSignature>>,
+    limit: usize,
+}
+
+/// Shown at most: a search is for finding one signature to remove, not for reading the list.
+const FOUND_LIMIT: usize = 50;
+
+/// Find a signature by name or address, to remove one that is abusive or was added in error.
+pub async fn signatures_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Query(search): Query<SignatureSearch>,
+) -> AppResult<Response> {
+    let letter = staff_letter(&state, id).await?;
+    let q = search.q.trim().chars().take(200).collect::<String>();
+    let found = if q.is_empty() {
+        None
+    } else {
+        let found = store::find_signatures(&state.db, id, &q, FOUND_LIMIT as i64).await?;
+        let detail = format!("searched the signatures of letter {id}");
+        audit::record(&state.db.pool, ctx.user()?.id, Action::View, None, &detail).await?;
+        Some(found)
+    };
+    let page = Page::new(&ctx, format!("Signatures: {}", letter.title));
+    Ok(render(&SignaturesPage { page, letter, q, found, limit: FOUND_LIMIT }))
+}
+
+pub async fn remove_signature(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((id, signature)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    staff_letter(&state, id).await?;
+    let mut tx = state.db.begin().await?;
+    if !store::remove_signature(&mut tx, id, signature).await? {
+        return Err(AppError::NotFound);
+    }
+    let detail = format!("removed signature {signature} from letter {id}");
+    audit::record(&mut *tx, ctx.user()?.id, Action::Erase, None, &detail).await?;
+    tx.commit().await?;
+    Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}/signatures"), "signature-removed"))
 }

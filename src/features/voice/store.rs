@@ -248,3 +248,63 @@ pub async fn add_cosigner(
     .await?;
     Ok(())
 }
+
+/// A signature as staff see it when looking for one to remove.
+pub struct FoundSignature {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub organisation: Option<String>,
+    pub comment: Option<String>,
+    pub confirmed: bool,
+}
+
+/// Up to `limit` of a letter's signatures whose name or address contains `text` (any case),
+/// newest first.
+pub async fn find_signatures(
+    db: &Db,
+    letter_id: i64,
+    text: &str,
+    limit: i64,
+) -> Result<Vec<FoundSignature>, sqlx::Error> {
+    let pattern = format!("%{}%", crate::core::db::like_literal(&text.to_lowercase()));
+    let rows: Vec<(i64, String, Option<String>, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT id, name, email, organisation, comment, confirmed_at FROM letter_signatures \
+         WHERE letter_id = $1 AND (LOWER(name) LIKE $2 ESCAPE '\\' OR LOWER(email) LIKE $2 ESCAPE '\\') \
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(letter_id)
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, email, organisation, comment, confirmed)| FoundSignature {
+            id,
+            name,
+            email,
+            organisation,
+            comment,
+            confirmed: confirmed.is_some(),
+        })
+        .collect())
+}
+
+/// Remove one signature and its confirmation email if that has not gone out; false when the
+/// letter has no such signature.
+pub async fn remove_signature(conn: &mut AnyConnection, letter_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+    let gone = sqlx::query("DELETE FROM letter_signatures WHERE id = $1 AND letter_id = $2")
+        .bind(id)
+        .bind(letter_id)
+        .execute(&mut *conn)
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM jobs WHERE dedupe_key = $1 AND status <> 'running'")
+        .bind(super::writer::confirmation_key(id))
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
