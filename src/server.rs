@@ -51,7 +51,7 @@ pub fn all_routes() -> Routes {
 
 /// Every kind of background job, with the area's handler for it.
 pub fn job_handlers() -> Handlers {
-    features::bulletin::job_handlers(jobs::core_handlers())
+    features::voice::job_handlers(features::bulletin::job_handlers(jobs::core_handlers()))
 }
 
 /// Every area's housekeeping chores.

@@ -250,6 +250,8 @@ async fn updates_reach_only_confirmed_signers_who_asked_for_them(backend: Backen
     assert_eq!(app.smtp.to("nonews@example.org").len(), 1, "only the confirmation");
     assert_eq!(app.smtp.to("unconfirmed@example.org").len(), 1, "only the confirmation");
     assert!(app.get_with(&staff, &path).await.body.contains("sent to 1: We delivered it"));
+    // One job per signer who asked, made into an email only when it is sent.
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'voice-update'").await, 1);
 
     // The link in the update stops further updates (after pressing its button).
     let stop = mail.link(&format!("{}/signatures/updates-off/", app.base));

@@ -19,6 +19,10 @@ use crate::core::{
     time::{local_date, rfc3339},
 };
 
+pub fn job_handlers(handlers: crate::core::jobs::Handlers) -> crate::core::jobs::Handlers {
+    handlers.add(staff_letters::KIND_UPDATE, staff_letters::send_update)
+}
+
 pub fn routes() -> Routes {
     Routes::default()
         // Letters, in public.

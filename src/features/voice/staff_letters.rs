@@ -16,7 +16,7 @@ use crate::core::{
     context::Ctx,
     error::{AppError, AppResult},
     forms::{FormData, FormErrors},
-    jobs::{self, NewJob, KIND_MAIL},
+    jobs,
     layout::{redirect_with_notice, render, Page},
     mail::Email,
     markdown::to_safe_html,
@@ -233,37 +233,34 @@ pub async fn post_update(
         return letter_form(&state, &ctx, Some(letter), input, (String::new(), text), errors).await;
     }
     let mut tx = state.db.begin().await?;
-    let recipients: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, email FROM letter_signatures WHERE letter_id = $1 AND confirmed_at IS NOT NULL \
-         AND wants_updates = 1 AND email IS NOT NULL ORDER BY id",
-    )
-    .bind(letter.id)
-    .fetch_all(&mut *tx)
-    .await?;
     let update_id: i64 = sqlx::query_scalar(
-        "INSERT INTO letter_updates (letter_id, body, recipients, posted_by, posted_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO letter_updates (letter_id, body, recipients, posted_by, posted_at) VALUES ($1, $2, 0, $3, $4) RETURNING id",
     )
     .bind(letter.id)
     .bind(&text)
-    .bind(recipients.len() as i64)
     .bind(staff.id)
     .bind(now())
     .fetch_one(&mut *tx)
     .await?;
-    let subject = format!("What happened next: {}", letter.title);
-    let base = &state.config.base_url;
-    for (signature_id, email) in &recipients {
-        let stop = state.links.sign(super::public::UPDATES_OFF, &signature_id.to_string());
-        let body = format!(
-            "Hello,\n\nYou signed \"{}\" and asked to hear what happens next.\n\n{text}\n\nRead the letter: {base}/letters/{}\n\n\
-             You are getting this because you asked for updates when you signed. We will not use your address for anything else.\n\
-             To stop updates about this letter: {base}/signatures/updates-off/{stop}\n\n{}\n",
-            letter.title, letter.slug, state.config.network_name
-        );
-        let key = format!("voice-update:{update_id}:{signature_id}");
-        let message = Email::text(email, subject.clone(), body);
-        jobs::enqueue(&mut *tx, &NewJob { dedupe_key: Some(&key), ..NewJob::now(KIND_MAIL, &message) }).await?;
-    }
+    // One job per signer, written by one statement however many there are; each email is
+    // made when it is sent, so a signer who stops updates (or is removed) before then gets
+    // none, and no address is copied into the job table. The ids come from the database.
+    let queued = sqlx::query(&format!(
+        "INSERT INTO jobs ({}) SELECT '{KIND_UPDATE}', '{{\"update\":{update_id},\"signature\":' || s.id || '}}', \
+         NULL, 'queued', 0, 6, $1, $1, $1, 'voice-update:{update_id}:' || s.id, NULL FROM letter_signatures s \
+         WHERE s.letter_id = $2 AND s.confirmed_at IS NOT NULL AND s.wants_updates = 1 AND s.email IS NOT NULL \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+        jobs::INSERT_COLUMNS
+    ))
+    .bind(now())
+    .bind(letter.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE letter_updates SET recipients = $1 WHERE id = $2")
+        .bind(queued.rows_affected() as i64)
+        .bind(update_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     state.jobs_waiting.notify_one();
     Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "update-sent"))
@@ -323,4 +320,41 @@ pub async fn remove_signature(
     audit::record(&mut *tx, ctx.user()?.id, Action::Erase, None, &detail).await?;
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}/signatures"), "signature-removed"))
+}
+
+/// The job kind of one update email to one signer.
+pub const KIND_UPDATE: &str = "voice-update";
+
+#[derive(serde::Deserialize)]
+struct UpdateMessage {
+    update: i64,
+    signature: i64,
+}
+
+/// Email one update to one signer, if they still want it.
+pub fn send_update<'a>(state: &'a AppState, job: &'a jobs::ClaimedJob) -> jobs::JobFuture<'a> {
+    Box::pin(async move {
+        let message: UpdateMessage =
+            serde_json::from_str(&job.payload).map_err(|e| jobs::JobError::Permanent(format!("bad payload: {e}")))?;
+        let found: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT s.email, u.body, l.title, l.slug FROM letter_updates u JOIN letters l ON l.id = u.letter_id \
+             JOIN letter_signatures s ON s.letter_id = l.id AND s.id = $2 \
+             WHERE u.id = $1 AND s.wants_updates = 1 AND s.email IS NOT NULL",
+        )
+        .bind(message.update)
+        .bind(message.signature)
+        .fetch_optional(&state.db.pool)
+        .await?;
+        let Some((email, text, title, slug)) = found else { return Ok(()) };
+        let stop = state.links.sign(super::public::UPDATES_OFF, &message.signature.to_string());
+        let base = &state.config.base_url;
+        let body = format!(
+            "Hello,\n\nYou signed \"{title}\" and asked to hear what happens next.\n\n{text}\n\nRead the letter: {base}/letters/{slug}\n\n\
+             You are getting this because you asked for updates when you signed. We will not use your address for anything else.\n\
+             To stop updates about this letter: {base}/signatures/updates-off/{stop}\n\n{}\n",
+            state.config.network_name
+        );
+        let email = Email::text(&email, format!("What happened next: {title}"), body);
+        Ok(state.mailer.send(&email, job.id).await?)
+    })
 }
