@@ -12,7 +12,10 @@ Every server it starts listens on loopback only, uses a fresh data folder, and i
 2. Correctness: a burst of 50,000 submissions made of 5,000 distinct emails each sent 10
    times (interleaved, 48 at a time) to a fresh letter; then every confirmation link is read
    from the emails written and used. Expects exactly 5,000 pending, then exactly 5,000 counted.
-3. The raw reference: single-row INSERT + COMMIT into an equivalent table with Python's
+3. Posting an update: a letter with 20,000 confirmed signers who asked for updates (written
+   straight into the database); the time for staff's "send update" request, from posting the
+   form to the letter page that follows.
+4. The raw reference: single-row INSERT + COMMIT into an equivalent table with Python's
    sqlite3 in WAL mode with synchronous=NORMAL (the settings of src/core/db.rs), 5 s each
    before, between and after the runs (the machine is shared); the sustained rate is reported
    as a fraction of the median.
@@ -175,6 +178,31 @@ def correctness(distinct=5000, times=10):
         shutil.rmtree(data, ignore_errors=True)
 
 
+def post_update(signers=20000):
+    d = tempfile.mkdtemp(prefix="bench-voice-update-")
+    server, staff = start(d)
+    try:
+        slug = new_letter(server, staff, "Update bench")
+        db = sqlite3.connect(os.path.join(d, "constellate.db"), timeout=30)
+        letter = db.execute("SELECT id FROM letters WHERE slug = ?", (slug,)).fetchone()[0]
+        now = int(time.time())
+        db.executemany(
+            "INSERT INTO letter_signatures (letter_id, email, name, display, wants_updates, created_at, confirmed_at) "
+            "VALUES (?, ?, ?, 'full', 1, ?, ?)",
+            [(letter, f"signer{i}@bench.example", f"Signer {i}", now, now) for i in range(signers)],
+        )
+        db.commit()
+        db.close()
+        page = f"{server.base}/staff/letters/{letter}"
+        form = {"_csrf": run.csrf(staff.open(page).read().decode()), "update": "We delivered it to the Minister."}
+        started = time.perf_counter()
+        staff.open(page + "/updates", urllib.parse.urlencode(form).encode()).read()
+        return {"signers": signers, "request_s": round(time.perf_counter() - started, 3)}
+    finally:
+        server.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def raw_sqlite_inserts(seconds=5):
     """Single-row committed inserts into a table shaped like letter_signatures (same indexes)."""
     path = os.path.join(tempfile.mkdtemp(prefix="voice-raw-"), "raw.db")
@@ -217,6 +245,7 @@ def main():
     print(wrk_out, file=sys.stderr)
     raw.append(raw_sqlite_inserts())
     results["burst_of_duplicates"] = correctness()
+    results["post_update"] = post_update()
     raw.append(raw_sqlite_inserts())
     results["raw_sqlite_single_row_commits_per_s"] = raw
     median = sorted(raw)[1]
