@@ -13,7 +13,7 @@ use super::{
         parse_pounds, validate_fund, validate_question, validate_round, ApplicantType, Question, QuestionKind,
         REGRANT_TYPES,
     },
-    store::{self, Application, Fund, Income, NewIncome, Round, Totals},
+    store::{self, Application, Fund, FundConflict, Income, NewIncome, Round, Totals},
 };
 use crate::{
     core::{
@@ -174,7 +174,7 @@ pub async fn edit_fund_page(State(state): State<AppState>, ctx: Ctx, Path(id): P
         ("criteria".into(), criteria_text(&criteria)),
         ("regrant_type".into(), fund.regrant_type.clone().unwrap_or_default()),
     ]);
-    let scored = store::criteria_scored(&state.db, id).await?;
+    let scored = store::criteria_scored(&state.db.pool, id).await?;
     Ok(fund_edit_page(&ctx, fund, scored, Typed { values, ..Default::default() }))
 }
 
@@ -192,36 +192,35 @@ pub async fn update_fund(
     if fund.donations_only {
         form.0.push(("donations_only".into(), "yes".into()));
     }
-    let scored = store::criteria_scored(&state.db, id).await?;
-    let (valid, mut errors) = match validate_fund(&form) {
-        Ok(f) => (Some(f), FormErrors::default()),
-        Err(errors) => (None, errors),
+    let refused = |form: FormData, errors: FormErrors| async {
+        let scored = store::criteria_scored(&state.db.pool, id).await?;
+        Ok(fund_edit_page(&ctx, fund, scored, Typed { values: form, errors }))
     };
-    let criteria = store::criteria(&state.db, id).await?;
-    let criteria_changed = valid.as_ref().is_some_and(|f| {
-        f.criteria.len() != criteria.len()
-            || f.criteria.iter().zip(&criteria).any(|((t, d), c)| *t != c.title || *d != c.description)
-    });
-    if scored && criteria_changed {
-        errors.add("criteria", "A panel has already scored against these criteria, so they cannot change");
-    }
-    let totals = store::totals(&state.db, id).await?;
-    if let Some(f) = &valid {
-        if f.budget_pence + totals.income < totals.awarded {
-            errors.add(
-                "budget",
-                format!(
-                    "The budget cannot be less than {}: that much is already awarded beyond the income",
-                    super::domain::pounds(totals.awarded - totals.income)
-                ),
-            );
-        }
-    }
-    let Some(valid) = valid.filter(|_| errors.is_empty()) else {
-        return Ok(fund_edit_page(&ctx, fund, scored, Typed { values: form, errors }));
+    let valid = match validate_fund(&form) {
+        Ok(f) => f,
+        Err(errors) => return refused(form, errors).await,
     };
     let mut tx = state.db.begin().await?;
-    store::update_fund(&mut tx, id, &valid, criteria_changed).await?;
+    let conflicts = store::update_fund(&mut tx, id, &valid).await?;
+    if !conflicts.is_empty() {
+        drop(tx);
+        let mut errors = FormErrors::default();
+        for conflict in conflicts {
+            match conflict {
+                FundConflict::CriteriaScored => {
+                    errors.add("criteria", "A panel has already scored against these criteria, so they cannot change")
+                }
+                FundConflict::BudgetBelowAwards(needed) => errors.add(
+                    "budget",
+                    format!(
+                        "The budget cannot be less than {}: that much is already awarded beyond the income",
+                        super::domain::pounds(needed)
+                    ),
+                ),
+            }
+        }
+        return refused(form, errors).await;
+    }
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/staff/grants/funds/{id}"), "fund-saved"))
 }

@@ -73,14 +73,44 @@ async fn insert_criteria(
     Ok(())
 }
 
-/// Change a fund's details; with `new_criteria`, its criteria are replaced (only ever before
-/// any score was given against them: scores go with their criterion).
-pub async fn update_fund(
-    conn: &mut AnyConnection,
-    id: i64,
-    f: &ValidFund,
-    new_criteria: bool,
-) -> Result<(), sqlx::Error> {
+/// Why a fund's change was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FundConflict {
+    /// The criteria differ, and a panel has already scored against them (scores belong to a
+    /// criterion and would go with it).
+    CriteriaScored,
+    /// The budget plus income would be less than what is awarded: at least this much is needed.
+    BudgetBelowAwards(i64),
+}
+
+/// Change a fund's details, replacing its criteria if they differ. Its row is taken first, as
+/// an award takes it (`money::decide`), so no award or score lands between the checks and the
+/// change; call it inside a transaction. Returns what stood in the way, if anything.
+pub async fn update_fund(conn: &mut AnyConnection, id: i64, f: &ValidFund) -> Result<Vec<FundConflict>, sqlx::Error> {
+    let t = now();
+    sqlx::query("UPDATE grant_funds SET updated_at = $1 WHERE id = $2").bind(t).bind(id).execute(&mut *conn).await?;
+    let current: Vec<(String, String)> =
+        sqlx::query_as("SELECT title, description FROM grant_criteria WHERE fund_id = $1 ORDER BY position, id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let new_criteria = current != f.criteria;
+    let mut conflicts = Vec::new();
+    if new_criteria && criteria_scored(&mut *conn, id).await? {
+        conflicts.push(FundConflict::CriteriaScored);
+    }
+    let sql = format!(
+        "SELECT (SELECT {} FROM grant_awards WHERE fund_id = $1) - (SELECT {} FROM grant_income WHERE fund_id = $1)",
+        sum("amount_pence"),
+        sum("amount_pence")
+    );
+    let needed: i64 = sqlx::query_scalar(&sql).bind(id).fetch_one(&mut *conn).await?;
+    if f.budget_pence < needed {
+        conflicts.push(FundConflict::BudgetBelowAwards(needed));
+    }
+    if !conflicts.is_empty() {
+        return Ok(conflicts);
+    }
     bind_fund(
         sqlx::query(
             "UPDATE grant_funds SET name = $1, purpose = $2, budget_pence = $3, restricted = $4, applicant_type = $5, \
@@ -88,7 +118,7 @@ pub async fn update_fund(
         ),
         f,
     )
-    .bind(now())
+    .bind(t)
     .bind(id)
     .execute(&mut *conn)
     .await?;
@@ -96,17 +126,20 @@ pub async fn update_fund(
         sqlx::query("DELETE FROM grant_criteria WHERE fund_id = $1").bind(id).execute(&mut *conn).await?;
         insert_criteria(conn, id, &f.criteria).await?;
     }
-    Ok(())
+    Ok(conflicts)
 }
 
 /// Whether any panel member has scored against the fund's criteria.
-pub async fn criteria_scored(db: &Db, fund_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn criteria_scored<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    fund_id: i64,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM (SELECT 1 FROM grant_scores s JOIN grant_criteria c ON c.id = s.criterion_id \
          WHERE c.fund_id = $1 LIMIT 1) scored",
     )
     .bind(fund_id)
-    .fetch_one(&db.pool)
+    .fetch_one(executor)
     .await
     .map(|n| n > 0)
 }
