@@ -142,8 +142,11 @@ async fn serve(config: Config, with_demo: bool) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         if empty == 0 {
-            tracing::info!("filling the database with a synthetic network (5,000 members, 300 groups)");
+            tracing::info!(
+                "filling the database with a synthetic network (5,000 members, 300 groups, a letter, a grants round)"
+            );
             demo::seed(&state.db, 5000, 300, 2026).await.map_err(|e| e.to_string())?;
+            demo::showcase(&state.db, &state.config.network_name).await.map_err(|e| e.to_string())?;
             release_freed_memory();
         } else {
             tracing::info!("the database already has members; not adding demo data");

@@ -8,10 +8,18 @@ use crate::{
         time::now,
     },
     features::{
+        grants::{
+            domain::{ApplicantType, ValidFund, ValidRound},
+            store as grants_store,
+        },
         groups::{domain::ValidGroup, store as group_store},
         members::{
             domain::{EmailAddress, NewMember, Purpose, COMMUNITY_SUGGESTIONS, REGIONS},
             store,
+        },
+        voice::{
+            domain::{LetterStatus, ValidLetter},
+            store as voice_store,
         },
     },
 };
@@ -218,4 +226,62 @@ fn weighted_region(rng: &mut StdRng) -> usize {
         pick -= w;
     }
     0
+}
+
+/// What a newcomer should find beside the members and groups: an open letter that members have
+/// been signing, and a grants fund with a round open for applications. Called by `serve --demo`
+/// after [`seed`], on a fresh database only.
+pub async fn showcase(db: &Db, network: &str) -> Result<(), sqlx::Error> {
+    let t = now();
+    let mut tx = db.begin().await?;
+    let letter = ValidLetter {
+        kind: "letter",
+        title: "Keep community mental health drop-ins open".into(),
+        body: "We are people who use, and have used, community drop-ins.\n\nThey are where many of us first \
+               found someone who listened. We ask you to **protect their funding** for the next three years, \
+               and to involve the people who use them in any decision about their future."
+            .into(),
+        addressee: "The Secretary of State for Health and Social Care".into(),
+        goal: None,
+        published_with: network.into(),
+        status: LetterStatus::Open,
+        closes_on: None,
+    };
+    let letter_id = voice_store::insert_letter(&mut tx, &letter, t - 12 * 86_400).await?;
+    // Members signing over the last twelve days: most by full name, some by initials, a few
+    // counted but not named, as the signing form offers.
+    let display = "CASE WHEN id % 10 < 6 THEN 'full' WHEN id % 10 < 9 THEN 'initials' ELSE 'hidden' END";
+    let sql = format!(
+        "INSERT INTO letter_signatures (letter_id, email, name, display, wants_updates, created_at, confirmed_at) \
+         SELECT $1, email, display_name, {display}, id % 2, $2 - (id % 12) * 86400, $2 - (id % 12) * 86400 \
+         FROM members WHERE status = 'active' AND id % 17 = 0 ORDER BY id LIMIT 240"
+    );
+    sqlx::query(&sql).bind(letter_id).bind(t).execute(&mut *tx).await?;
+    let fund = ValidFund {
+        name: "Community Grants Fund".into(),
+        purpose: "Small grants for user-led groups and members: room hire, travel, materials, time.".into(),
+        budget_pence: 2_000_000,
+        restricted: false,
+        applicant_type: ApplicantType::Both,
+        cap_pence: Some(100_000),
+        donations_only: false,
+        regrant_type: None,
+        criteria: vec![
+            ("Led by lived experience".into(), "The people running it have been there themselves.".into()),
+            ("Reach".into(), "It reaches people other services miss.".into()),
+        ],
+    };
+    let fund_id = grants_store::insert_fund(&mut tx, &fund).await?;
+    let round = ValidRound {
+        title: "Small grants, open all year".into(),
+        opens_on: None,
+        closes_on: None,
+        rolling: true,
+        budget_pence: 500_000,
+        who_decides: "A panel of four members and two staff, who are paid for their time.".into(),
+        help: "Call or email us and we will fill the form in with you.".into(),
+    };
+    let round_id = grants_store::insert_round(&mut tx, fund_id, &round).await?;
+    sqlx::query("UPDATE grant_rounds SET published = 1 WHERE id = $1").bind(round_id).execute(&mut *tx).await?;
+    tx.commit().await
 }

@@ -54,7 +54,8 @@ fn serve_refuses_to_start_with_settings_that_config_check_reports() {
 
 crate::on_both_databases!(
     key_rotation_re_encrypts_every_sealed_field,
-    demo_network_spans_all_twelve_regions_with_varied_consents
+    demo_network_spans_all_twelve_regions_with_varied_consents,
+    the_demo_shows_a_letter_members_signed_and_a_grants_round_open_to_applications
 );
 
 async fn key_rotation_re_encrypts_every_sealed_field(backend: Backend) {
@@ -113,4 +114,23 @@ async fn demo_network_spans_all_twelve_regions_with_varied_consents(backend: Bac
             .await
             .unwrap();
     assert_eq!(emails_outside_example, 0, "synthetic people only ever have example.org addresses");
+}
+
+async fn the_demo_shows_a_letter_members_signed_and_a_grants_round_open_to_applications(backend: Backend) {
+    let app = spawn_app(backend).await;
+    constellate::demo::seed(&app.state.db, 1000, 20, 5).await.unwrap();
+    constellate::demo::showcase(&app.state.db, "Demo Network").await.unwrap();
+    let letters = app.get("/letters").await.body;
+    assert!(letters.contains("Keep community mental health drop-ins open"), "{letters}");
+    let slug: String = sqlx::query_scalar("SELECT slug FROM letters").fetch_one(&app.state.db.pool).await.unwrap();
+    let signed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM letter_signatures WHERE confirmed_at IS NOT NULL")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(signed > 40, "members have signed: {signed}");
+    let letter = app.get(&format!("/letters/{slug}")).await.body;
+    assert!(letter.contains(&format!("{signed} signatures<")), "{letter}");
+    assert!(letter.contains("Demo Network"), "published with the network: {letter}");
+    let grants = app.get("/grants").await.body;
+    assert!(grants.contains("Small grants, open all year"), "{grants}");
 }
