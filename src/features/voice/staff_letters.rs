@@ -1,5 +1,6 @@
 //! Staff's side of letters: writing them, opening and closing them, adding organisations,
-//! exporting signatories for delivery, and posting updates to signers who asked for them.
+//! exporting signatories for delivery, finding and removing a signature, and posting updates
+//! to signers who asked for them (each update email made by a job when it is sent).
 use askama::Template;
 use axum::{
     extract::{Path, Query, State},
