@@ -89,11 +89,16 @@ pub enum FundConflict {
 pub async fn update_fund(conn: &mut AnyConnection, id: i64, f: &ValidFund) -> Result<Vec<FundConflict>, sqlx::Error> {
     let t = now();
     sqlx::query("UPDATE grant_funds SET updated_at = $1 WHERE id = $2").bind(t).bind(id).execute(&mut *conn).await?;
-    let current: Vec<(String, String)> =
-        sqlx::query_as("SELECT title, description FROM grant_criteria WHERE fund_id = $1 ORDER BY position, id")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+    // A score being written holds a key-share lock on its criterion in PostgreSQL: reading the
+    // criteria for update waits for it, so the check below sees every score. (SQLite's one
+    // writer already keeps scores out until this commits.)
+    let lock = if conn.backend_name() == "SQLite" { "" } else { "FOR UPDATE" };
+    let current: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT title, description FROM grant_criteria WHERE fund_id = $1 ORDER BY position, id {lock}"
+    ))
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
     let new_criteria = current != f.criteria;
     let mut conflicts = Vec::new();
     if new_criteria && criteria_scored(&mut *conn, id).await? {
