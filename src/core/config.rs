@@ -112,6 +112,10 @@ pub struct SettingsArgs {
     /// The network's own org-id for open data, e.g. GB-CHC-1234567 (default: 360G-<prefix>-network)
     #[arg(long, env = "CONSTELLATE_FUNDER_ORG_ID")]
     pub funder_org_id: Option<String>,
+    /// Bearer token that lets a monitoring system on another machine read /metrics (without it,
+    /// /metrics answers only this machine)
+    #[arg(long, env = "CONSTELLATE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -147,6 +151,7 @@ struct FileSettings {
     unsubscribe_mailto: Option<String>,
     giving360_prefix: Option<String>,
     funder_org_id: Option<String>,
+    metrics_token: Option<String>,
 }
 
 /// The settings the running program uses.
@@ -182,6 +187,7 @@ pub struct Config {
     pub unsubscribe_mailto: Option<String>,
     pub giving360_prefix: Option<String>,
     pub funder_org_id: Option<String>,
+    pub metrics_token: Option<String>,
     /// Where the settings file came from, if one was read.
     pub config_file: Option<PathBuf>,
 }
@@ -254,6 +260,7 @@ impl Config {
             unsubscribe_mailto: args.unsubscribe_mailto.clone().or(file.unsubscribe_mailto),
             giving360_prefix: args.giving360_prefix.clone().or(file.giving360_prefix),
             funder_org_id: args.funder_org_id.clone().or(file.funder_org_id),
+            metrics_token: args.metrics_token.clone().or(file.metrics_token).filter(|t| !t.is_empty()),
             config_file,
         })
     }
@@ -309,6 +316,9 @@ impl Config {
         if self.job_workers < 1 || self.job_lease_seconds < 1 || self.bounce_limit < 1 {
             problems.push("job_workers, job_lease_seconds and bounce_limit must be at least 1".into());
         }
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            problems.push("metrics_token must be at least 16 characters: it is a password".into());
+        }
         if self.db_connections < 2 {
             problems.push("db_connections must be at least 2: requests and background jobs share them".into());
         }
@@ -360,6 +370,13 @@ impl Config {
                 self.giving360_prefix.clone().unwrap_or_else(|| "not set: open data uses XX-UNREGISTERED".into()),
             ),
             ("funder_org_id", self.funder_org_id.clone().unwrap_or_else(|| "not set".into())),
+            (
+                "metrics_token",
+                match &self.metrics_token {
+                    Some(_) => "set (masked): /metrics also answers other machines that send it".into(),
+                    None => "not set: /metrics answers this machine only".into(),
+                },
+            ),
         ];
         (rows, problems)
     }

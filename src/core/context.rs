@@ -74,6 +74,14 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
 }
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if !crate::core::forms::uri_is_text(req.uri().path(), req.uri().query()) {
+        let response = AppError::BadRequest(
+            "That web address holds characters that cannot be part of an address here. Check it, or go back and follow the link again."
+                .into(),
+        )
+        .into_response();
+        return finish(&state, response);
+    }
     let user = match cookie(req.headers(), "sid") {
         Some(sid) => match auth::session_user(&state.db, sid).await {
             Ok(u) => u,
@@ -99,9 +107,31 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     {
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "flash", "", Some(0)));
     }
+    finish(&state, response)
+}
+
+/// What every page may load and do: only this site's own files, no inline script, no framing,
+/// forms only to this site. A route that must differ (the raw email preview) sets its own.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+/// Headers every response carries, then the response is counted for /metrics.
+fn finish(state: &AppState, mut response: Response) -> Response {
+    let headers = response.headers_mut();
     // Pages can hold personal data: no caching, unless the route said otherwise (static files).
-    if !response.headers().contains_key(header::CACHE_CONTROL) {
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Links out never carry our addresses, which can hold tokens; our own forms keep their Origin.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    if state.config.secure_cookies() {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000"));
     }
     state.metrics.record_status(response.status().as_u16());
     response

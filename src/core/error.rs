@@ -80,8 +80,18 @@ impl IntoResponse for AppError {
         };
         let mut response = render(&ErrorPage::new(title, &message)).into_response();
         *response.status_mut() = status;
-        if matches!(self, AppError::Csrf) {
-            response.headers_mut().insert("x-denied", header::HeaderValue::from_static("csrf"));
+        match self {
+            AppError::Csrf => {
+                response.headers_mut().insert("x-denied", header::HeaderValue::from_static("csrf"));
+            }
+            // Every limit counts in fixed windows of the same length: the next one starts then.
+            AppError::RateLimited => {
+                let t = crate::core::time::now();
+                let wait =
+                    crate::core::ratelimit::WINDOW_SECONDS - t.rem_euclid(crate::core::ratelimit::WINDOW_SECONDS);
+                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+            }
+            _ => {}
         }
         response
     }

@@ -10,14 +10,32 @@ use crate::core::error::AppError;
 /// page × page size can never overflow.
 pub const MAX_PAGE: i64 = 100_000;
 
-/// A submitted form as name/value pairs. Never rejects: missing fields read as empty, so the
-/// page can say what is missing instead of the framework answering with a bare 422.
+/// A submitted form as name/value pairs. Missing fields read as empty, so the page can say
+/// what is missing instead of the framework answering with a bare 422.
+///
+/// This is the one boundary every typed value crosses, so it is where text is made safe to
+/// store: bytes that are not UTF-8 refuse the whole form (400) rather than being saved as
+/// replacement characters, line ends become `\n`, and every other control character but tab is
+/// removed (PostgreSQL cannot store NUL at all; the rest only ever arrive by mistake or malice).
 #[derive(Debug, Default, Clone)]
 pub struct FormData(pub Vec<(String, String)>);
 
+/// Why a submitted form could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the form held bytes that are not text (UTF-8)")]
+pub struct NotText;
+
 impl FormData {
-    pub fn parse(bytes: &[u8]) -> FormData {
-        FormData(form_urlencoded::parse(bytes).into_owned().collect())
+    pub fn parse(bytes: &[u8]) -> Result<FormData, NotText> {
+        let mut fields = Vec::new();
+        for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            fields.push((decode_component(name)?, decode_component(value)?));
+        }
+        Ok(FormData(fields))
     }
 
     /// The trimmed value of a field, or "".
@@ -39,8 +57,55 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<FormData, AppError> {
         let bytes = Bytes::from_request(req, state).await.map_err(|_| AppError::TooLarge)?;
-        Ok(FormData::parse(&bytes))
+        FormData::parse(&bytes).map_err(|_| {
+            AppError::BadRequest(
+                "Part of what you sent was not readable text. Go back, retype anything pasted from another program, and send the form again."
+                    .into(),
+            )
+        })
     }
+}
+
+/// One `application/x-www-form-urlencoded` name or value: `+` is a space, `%XX` a byte.
+fn decode_component(raw: &[u8]) -> Result<String, NotText> {
+    let spaced: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+    let text = String::from_utf8(bytes).map_err(|_| NotText)?;
+    Ok(clean_text(&text))
+}
+
+/// Whether a request's path and query are text a person could have typed: percent-decoded,
+/// they must be UTF-8 and hold no control characters. Anything else is refused before it
+/// reaches a handler (a NUL in a search word would otherwise reach PostgreSQL, which refuses it).
+pub fn uri_is_text(path: &str, query: Option<&str>) -> bool {
+    let readable = |bytes: Vec<u8>| String::from_utf8(bytes).is_ok_and(|t| !t.chars().any(char::is_control));
+    readable(percent_encoding::percent_decode_str(path).collect())
+        && query.is_none_or(|q| {
+            q.split('&').flat_map(|pair| pair.split('=')).all(|part| {
+                let spaced: Vec<u8> = part.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect();
+                readable(percent_encoding::percent_decode(&spaced).collect())
+            })
+        })
+}
+
+/// Text as it may be stored: `\r\n` and lone `\r` become `\n`; tab and newline stay; every other
+/// control character (C0, DEL, C1) is removed.
+pub fn clean_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Errors keyed by field id, in the order the fields appear on the page.
@@ -82,12 +147,40 @@ mod tests {
 
     #[test]
     fn form_data_trims_and_collects_repeated_fields() {
-        let f = FormData::parse(b"name=+Sam+&c=peer+support&c=&c=carers&tick=yes");
+        let f = FormData::parse(b"name=+Sam+&c=peer+support&c=&c=carers&tick=yes").unwrap();
         assert_eq!(f.get("name"), "Sam");
         assert_eq!(f.get("missing"), "");
         assert_eq!(f.all("c"), vec!["peer support", "carers"]);
         assert!(f.checked("tick"));
         assert!(!f.checked("nope"));
+    }
+
+    #[test]
+    fn control_characters_are_removed_and_line_ends_become_newlines() {
+        let f = FormData::parse(b"a=x%00y%07z&b=one%0D%0Atwo%0Dthree%09four&c=%C2%85end%7F").unwrap();
+        assert_eq!(f.0[0].1, "xyz");
+        assert_eq!(f.0[1].1, "one\ntwo\nthree\tfour");
+        assert_eq!(f.0[2].1, "end");
+        assert_eq!(
+            FormData::parse(b"a=caf%C3%A9+%F0%9F%8C%B1&flag").unwrap().0,
+            vec![("a".to_string(), "café 🌱".to_string()), ("flag".to_string(), String::new()),]
+        );
+    }
+
+    #[test]
+    fn addresses_with_control_characters_or_broken_utf8_are_not_text() {
+        assert!(uri_is_text("/groups/3", Some("page=2&q=caf%C3%A9+bar")));
+        assert!(uri_is_text("/", None));
+        assert!(!uri_is_text("/groups", Some("q=a%00b")));
+        assert!(!uri_is_text("/groups", Some("q=%FF")));
+        assert!(!uri_is_text("/a%0Ab", None));
+        assert!(!uri_is_text("/groups", Some("q%09=x")));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_refuse_the_form() {
+        assert_eq!(FormData::parse(b"name=%FF%FE").unwrap_err(), NotText);
+        assert_eq!(FormData::parse(b"%C3=x").unwrap_err(), NotText);
     }
 
     #[test]

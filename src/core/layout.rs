@@ -82,6 +82,11 @@ impl ErrorPage {
 /// Notices shown once after a redirect. The cookie carries only a code from this table.
 const NOTICES: &[(&str, &str)] = &[
     ("profile-saved", "Your profile has been saved."),
+    (
+        "email-change-sent",
+        "Your profile has been saved. We have emailed a link to the new address: your account will use it once you open that link.",
+    ),
+    ("email-changed", "Your account now uses your new email address."),
     ("consents-saved", "Your choices have been saved."),
     ("password-saved", "Your password has been saved."),
     ("signed-in", "You are signed in."),

@@ -51,7 +51,7 @@ async fn wait_until(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
 
 async fn a_kill_mid_send_then_restart_delivers_to_everyone_with_at_most_one_duplicate_per_lane(backend: Backend) {
     let smtp = SmtpServer::start();
-    let settings = test_settings(backend, &smtp, "127.0.0.1:0".parse().unwrap()).await;
+    let (settings, _scratch) = test_settings(backend, &smtp, "127.0.0.1:0".parse().unwrap()).await;
     let config = Config::load(&settings).unwrap();
     // The test's own view of the database: no server, no job worker.
     let state = server::open_state(config.clone()).await.unwrap();

@@ -148,6 +148,50 @@ pub struct TestApp {
     pub smtp: SmtpServer,
     pub state: AppState,
     pub data_dir: PathBuf,
+    /// Removes the data folder and the PostgreSQL database when the test ends, passed or failed.
+    pub _scratch: Scratch,
+}
+
+/// What a test made outside itself: a data folder and, on PostgreSQL, a database. Dropped when
+/// the test ends, also by a panic's unwinding, so a run of the suite leaves nothing behind.
+pub struct Scratch {
+    pub data_dir: PathBuf,
+    pub database: Option<String>,
+}
+
+impl Scratch {
+    /// A fresh data folder name and, for PostgreSQL, a fresh database (returned as its URL).
+    pub async fn new(backend: Backend) -> (Scratch, Option<String>) {
+        let data_dir = std::env::temp_dir().join(unique("constellate-it"));
+        match backend {
+            Backend::Sqlite => (Scratch { data_dir, database: None }, None),
+            Backend::Postgres => {
+                let url = fresh_postgres().await;
+                let name = url.rsplit('/').next().map(str::to_string);
+                (Scratch { data_dir, database: name }, Some(url))
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        let Some(name) = self.database.take() else { return };
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with its own
+        // runtime does the work. FORCE ends the server's open connections to the database.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.ok()?;
+                sqlx::Executor::execute(&mut conn, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
 }
 
 pub fn pg_admin_url() -> String {
@@ -186,34 +230,34 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
-/// Settings for a test instance: a fresh data folder and database, mail to `smtp`.
-pub async fn test_settings(backend: Backend, smtp: &SmtpServer, addr: std::net::SocketAddr) -> SettingsArgs {
-    SettingsArgs {
-        data_dir: Some(std::env::temp_dir().join(unique("constellate-it"))),
+/// Settings for a test instance: a fresh data folder and database, mail to `smtp`. The
+/// returned [`Scratch`] removes both when it is dropped.
+pub async fn test_settings(backend: Backend, smtp: &SmtpServer, addr: std::net::SocketAddr) -> (SettingsArgs, Scratch) {
+    let (scratch, database_url) = Scratch::new(backend).await;
+    let settings = SettingsArgs {
+        data_dir: Some(scratch.data_dir.clone()),
         bind: Some(addr),
         base_url: Some(format!("http://{addr}")),
         smtp_url: Some(format!("smtp://127.0.0.1:{}", smtp.port)),
         mail_from: Some("Test Network <network@example.org>".into()),
         job_poll_ms: Some(50),
-        database_url: match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(fresh_postgres().await),
-        },
+        database_url,
         ..Default::default()
-    }
+    };
+    (settings, scratch)
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     let smtp = SmtpServer::start();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut settings = test_settings(backend, &smtp, addr).await;
+    let (mut settings, scratch) = test_settings(backend, &smtp, addr).await;
     let data_dir = settings.data_dir.clone().unwrap();
     tweak(&mut settings);
     let config = Config::load(&settings).unwrap();
     let state = server::open_state(config).await.unwrap();
     tokio::spawn(server::serve(state.clone(), listener, std::future::pending()));
-    TestApp { base: format!("http://{addr}"), client: client(), smtp, state, data_dir }
+    TestApp { base: format!("http://{addr}"), client: client(), smtp, state, data_dir, _scratch: scratch }
 }
 
 /// The value of the first hidden `_csrf` field in a page.
@@ -221,6 +265,14 @@ pub fn csrf_in(html: &str) -> String {
     let marker = "name=\"_csrf\" value=\"";
     let start = html.find(marker).unwrap_or_else(|| panic!("no CSRF field in page:\n{html}")) + marker.len();
     html[start..].split('"').next().unwrap().to_string()
+}
+
+/// The value of the hidden field `name` in a page.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name} in page:\n{html}")) + marker.len();
+    let raw = html[start..].split('"').next().unwrap();
+    raw.replace("&#x2f;", "/").replace("&#x3f;", "?").replace("&#x3d;", "=").replace("&amp;", "&")
 }
 
 pub struct Page {

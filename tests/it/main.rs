@@ -11,6 +11,7 @@ mod directory;
 mod dkim;
 mod grants;
 mod groups;
+mod hardening;
 mod import;
 mod jobs;
 mod members;

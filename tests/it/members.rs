@@ -6,6 +6,7 @@ crate::on_both_databases!(
     join_form_reports_every_error_and_keeps_what_was_typed,
     joining_again_with_the_same_email_does_not_make_a_second_account,
     profile_edit_saves_and_refuses_bad_values,
+    changing_to_a_taken_email_answers_the_same_and_changes_nothing,
     consent_changes_are_recorded_with_time_and_wording_version,
     reviewed_membership_waits_for_staff_approval,
     profile_page_honours_visibility,
@@ -130,7 +131,7 @@ async fn profile_edit_saves_and_refuses_bad_values(backend: Backend) {
         .await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("Enter a name or pseudonym"));
-    assert!(r.body.contains("Another account uses that email address"));
+    assert!(!r.body.contains("other@example.org\" aria-invalid"), "a taken address is not an error here");
     assert!(r.body.contains("Choose a region from the list"));
 
     let r = app
@@ -149,8 +150,8 @@ async fn profile_edit_saves_and_refuses_bad_values(backend: Backend) {
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let me = app.follow(r).await;
-    assert!(me.body.contains("Your profile has been saved."));
-    assert!(me.body.contains("kai.new@example.org"));
+    assert!(me.body.contains("Your profile has been saved. We have emailed a link to the new address"));
+    assert!(me.body.contains("kai@example.org") && !me.body.contains("kai.new@example.org"), "not until confirmed");
     assert!(me.body.contains("Young people; Students"));
     assert!(me.body.contains("Recorded (stored encrypted)"));
     // Access needs are sealed at rest.
@@ -163,6 +164,45 @@ async fn profile_edit_saves_and_refuses_bad_values(backend: Backend) {
     assert_eq!(app.state.keys.decrypt(&sealed).unwrap(), "Step-free access please");
     let edit = app.get("/me/edit").await;
     assert!(edit.body.contains("Step-free access please"));
+
+    // The new address takes effect from the link sent to it, and the old address is told.
+    let mail = app.smtp.wait_for("kai.new@example.org", 1).await;
+    let link = mail.link(&format!("{}/me/email/", app.base));
+    assert!(app.get(&link).await.body.contains("Use this address"));
+    let me = app.follow(app.submit(&link, &link, &[]).await).await;
+    assert!(
+        me.body.contains("Your account now uses your new email address.") && me.body.contains("kai.new@example.org")
+    );
+    let told = app.smtp.wait_for("kai@example.org", 2).await;
+    assert!(told.subject().contains("has changed"), "{}", told.subject());
+    assert_eq!(app.submit(&link, &link, &[]).await.status, 200, "using it twice changes nothing more");
+    let tampered = format!("{}x", link);
+    assert_eq!(app.get(&tampered).await.status, 404);
+}
+
+/// Changing to an address another account uses answers exactly as for a free address; only the
+/// owner of that address hears about it, and nothing changes.
+async fn changing_to_a_taken_email_answers_the_same_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.add_member("Kai Reid", "kai@example.org", "member").await;
+    app.add_member("Other", "other@example.org", "member").await;
+    app.sign_in("kai@example.org").await;
+    let fields = |email: &'static str| {
+        [("display_name", "Kai Reid"), ("email", email), ("region", ""), ("visibility", "members")]
+    };
+    let taken = app.submit("/me/edit", "/me/edit", &fields("other@example.org")).await;
+    let free = app.submit("/me/edit", "/me/edit", &fields("free@example.org")).await;
+    assert_eq!((taken.status, taken.location.as_deref()), (free.status, free.location.as_deref()));
+    let taken_page = app.follow(taken).await.body;
+    assert!(taken_page.contains("We have emailed a link to the new address"), "{taken_page}");
+    let note = app.smtp.wait_for("other@example.org", 1).await;
+    assert!(note.subject().contains("Nothing was changed") && !note.text().contains("/me/email/"));
+    let email: String = sqlx::query_scalar("SELECT email FROM members WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(email, "kai@example.org");
 }
 
 async fn consent_changes_are_recorded_with_time_and_wording_version(backend: Backend) {

@@ -98,10 +98,11 @@ async fn a_visitor_signs_confirms_by_email_and_is_counted_once(backend: Backend)
     // Not counted until confirmed.
     assert!(app.get(&format!("/letters/{slug}")).await.body.contains("0 signatures"));
 
-    // Signing again is a friendly message, never a second row or a second email.
+    // Signing again the same day gets the same answer as a first signature (nobody can learn
+    // from the page whether an address signed), never a second row, and no second email: the
+    // confirmation is already on its way.
     let again = sign(&app, &slug, "Alex R", "alex@example.org", "full", &[]).await;
-    assert_eq!(again, format!("/letters/{slug}/already-signed"));
-    assert!(app.get(&again).await.body.contains("You have already signed this letter"));
+    assert_eq!(again, format!("/letters/{slug}/check-email"));
 
     let link = mail.link(&format!("{}/signatures/confirm/", app.base));
     let browser = client();
@@ -114,12 +115,19 @@ async fn a_visitor_signs_confirms_by_email_and_is_counted_once(backend: Backend)
     assert!(!page.body.contains("Alex Rivera") && !page.body.contains("alex@example.org"));
     assert!(page.body.contains("value=\"0\""), "1 of 200 rounds down to 0%");
 
-    // The link is spent; signing again after confirming is still one row.
+    // The link is spent; signing again after confirming is still one row, the same answer, and
+    // the address's owner (not the person at the form) is told it had signed: once a day.
     assert_eq!(app.get(&link).await.status, 404);
-    sign(&app, &slug, "Alex Rivera", "alex@example.org", "initials", &[]).await;
+    for _ in 0..3 {
+        let after = sign(&app, &slug, "Alex Rivera", "alex@example.org", "initials", &[]).await;
+        assert_eq!(after, format!("/letters/{slug}/check-email"));
+    }
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 1);
     app.jobs_settled().await;
-    assert_eq!(app.smtp.to("alex@example.org").len(), 1);
+    let mails = app.smtp.to("alex@example.org");
+    assert_eq!(mails.len(), 2, "the confirmation and one notice");
+    assert!(mails[1].subject().contains("You have already signed"), "{}", mails[1].subject());
+    assert!(mails[1].text().contains("nothing was added"));
 }
 
 async fn display_choices_hold_on_the_public_page_in_the_csv_and_on_the_printable_list(backend: Backend) {
@@ -253,9 +261,22 @@ async fn updates_reach_only_confirmed_signers_who_asked_for_them(backend: Backen
     // One job per signer who asked, made into an email only when it is sent.
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'voice-update'").await, 1);
 
-    // The link in the update stops further updates (after pressing its button).
+    // A link that has been tampered with says so and changes nothing.
     let stop = mail.link(&format!("{}/signatures/updates-off/", app.base));
     let browser = client();
+    let tampered = format!("{}X", stop.trim_end_matches(|c: char| c != '.'));
+    let page = app.get_with(&browser, &tampered).await;
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("This link is not valid") && !page.body.contains("no more updates"), "{}", page.body);
+    let r = app.submit_with(&browser, &stop, &tampered, &[]).await;
+    assert!(r.body.contains("This link is not valid"), "{}", r.body);
+    assert_eq!(
+        rows(&app, "SELECT COUNT(*) FROM letter_signatures WHERE wants_updates = 1").await,
+        2,
+        "nothing changed"
+    );
+
+    // The link in the update stops further updates (after pressing its button).
     assert!(app.get_with(&browser, &stop).await.body.contains("Stop updates about a letter"));
     let r = app.submit_with(&browser, &stop, &stop, &[]).await;
     assert!(r.body.contains("You will get no more updates"), "{}", r.body);
@@ -610,8 +631,7 @@ async fn many_concurrent_signatures_from_one_address_make_one_row_even_across_in
     for t in tasks {
         outcomes.push(t.await.unwrap());
     }
-    assert_eq!(outcomes.iter().filter(|l| l.ends_with("/check-email")).count(), 1, "{outcomes:?}");
-    assert_eq!(outcomes.iter().filter(|l| l.ends_with("/already-signed")).count(), 63);
+    assert_eq!(outcomes.iter().filter(|l| l.ends_with("/check-email")).count(), 64, "{outcomes:?}");
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 1);
     app.jobs_settled().await;
     assert_eq!(app.smtp.to("racer@example.org").len(), 1);
@@ -637,6 +657,7 @@ async fn many_concurrent_signatures_from_one_address_make_one_row_even_across_in
             signature,
             token_hash: format!("hash-{i}"),
             confirmation: Email::text("twin@example.org", "Confirm", "Confirm"),
+            already_signed: Email::text("twin@example.org", "Already", "Already"),
         };
         state.area::<Arc<Signatures>>().submit(&state, submission).await.unwrap()
     };

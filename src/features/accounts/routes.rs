@@ -42,13 +42,29 @@ pub fn routes() -> Routes {
         .post("/me/password", Access::SignedIn, set_password)
 }
 
-/// Only paths on this site: never send someone elsewhere after sign-in.
+/// Only paths on this site: never send someone elsewhere after sign-in. What was asked for is
+/// parsed the way a browser would parse it against this site, and anything that would leave it
+/// (a second slash, a backslash, a tab or newline a browser drops, a scheme) becomes `/me`.
 fn safe_return(to: &str) -> String {
-    if to.starts_with('/') && !to.starts_with("//") && !to.starts_with("/\\") {
-        to.to_string()
-    } else {
-        "/me".to_string()
+    local_path(to).unwrap_or_else(|| "/me".to_string())
+}
+
+fn local_path(to: &str) -> Option<String> {
+    const HOST: &str = "constellate.invalid";
+    let plain = to.starts_with('/')
+        && !to.starts_with("//")
+        && !to.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if !plain {
+        return None;
     }
+    let url = url::Url::parse(&format!("http://{HOST}/")).ok()?.join(to).ok()?;
+    if url.host_str() != Some(HOST) || url.port().is_some() || !url.username().is_empty() {
+        return None;
+    }
+    Some(match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    })
 }
 
 #[derive(Template)]
@@ -167,11 +183,18 @@ async fn sign_in_with_password(State(state): State<AppState>, ctx: Ctx, form: Fo
             .bind(email.as_str())
             .fetch_optional(&state.db.pool)
             .await?;
-    match hash {
-        Some((id, Some(stored))) if verify_password(&password, &stored) => {
-            signed_in_response(&state, id, &safe_return(&form.get("return_to"))).await
-        }
+    // Every attempt costs one password check, so the time taken does not tell whether the
+    // address belongs to an account with a password.
+    let verified = match &hash {
+        Some((id, Some(stored))) => verify_password(&password, stored).then_some(*id),
         _ => {
+            verify_password(&password, crate::core::crypto::dummy_password_hash());
+            None
+        }
+    };
+    match verified {
+        Some(id) => signed_in_response(&state, id, &safe_return(&form.get("return_to"))).await,
+        None => {
             errors.add(
                 "password_email",
                 "The email address or password is not right. You can sign in with an emailed link instead.",
@@ -381,5 +404,12 @@ mod tests {
         assert_eq!(safe_return("//evil.example"), "/me");
         assert_eq!(safe_return("https://evil.example"), "/me");
         assert_eq!(safe_return("/\\evil.example"), "/me");
+        assert_eq!(safe_return("/\t/evil.example"), "/me");
+        assert_eq!(safe_return("/\n/x"), "/me");
+        assert_eq!(safe_return("/%09/evil.example"), "/%09/evil.example", "an encoded tab stays a path segment");
+        assert_eq!(safe_return("/grants/rounds/3?tab=open"), "/grants/rounds/3?tab=open");
+        assert_eq!(safe_return("/a/../../b"), "/b");
+        assert_eq!(safe_return("javascript:alert(1)"), "/me");
+        assert_eq!(safe_return(""), "/me");
     }
 }

@@ -251,7 +251,14 @@ async fn sample_email(state: &AppState, ctx: &Ctx, issue: &Issue) -> AppResult<c
 pub async fn preview_email_html(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let issue = load(&state, id).await?;
     let email = sample_email(&state, &ctx, &issue).await?;
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], email.html.unwrap_or_default()).into_response())
+    // The message exactly as mail programs get it, so its own styles must apply; nothing in it
+    // may run (sandbox) or load from anywhere.
+    let policy = "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'";
+    Ok((
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, policy)],
+        email.html.unwrap_or_default(),
+    )
+        .into_response())
 }
 
 pub async fn preview_email_text(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {

@@ -765,7 +765,7 @@ mod tests {
             options: String::new(),
             required: true,
         };
-        let form = FormData::parse(b"q7=one+two+three+four");
+        let form = FormData::parse(b"q7=one+two+three+four").unwrap();
         assert!(read_answers(std::slice::from_ref(&q), &form, false).is_ok());
         let errors = read_answers(&[q], &form, true).unwrap_err();
         assert_eq!(errors.get("q7"), Some("Use 3 words or fewer (you have 4)"));

@@ -105,19 +105,6 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Ap
     if access_needs.chars().count() > 2000 {
         errors.add("access_needs", "Access needs must be 2,000 characters or fewer");
     }
-    if let Some(email) = &email {
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM members WHERE email = $1 AND id <> $2")
-            .bind(email.as_str())
-            .bind(user.id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-        if taken.is_some() {
-            errors.add(
-                "email",
-                "Another account uses that email address. Use a different one, or contact staff to merge accounts.",
-            );
-        }
-    }
     let (Some(name), Some(email), Some(region), Some(communities), Some(visibility), true) =
         (name, email, region, communities, visibility, errors.is_empty())
     else {
@@ -139,11 +126,10 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Ap
     let sealed = (!access_needs.is_empty()).then(|| state.keys.encrypt(&access_needs));
     let mut tx = state.db.begin().await?;
     sqlx::query(
-        "UPDATE members SET display_name = $1, email = $2, region = $3, communities = $4, visibility = $5, \
-         access_needs_enc = $6, updated_at = $7 WHERE id = $8",
+        "UPDATE members SET display_name = $1, region = $2, communities = $3, visibility = $4, \
+         access_needs_enc = $5, updated_at = $6 WHERE id = $7",
     )
     .bind(name)
-    .bind(email.as_str())
     .bind(region)
     .bind(super::domain::join_communities(&communities))
     .bind(visibility.as_str())
@@ -153,8 +139,13 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, form: FormData) -> Ap
     .execute(&mut *tx)
     .await?;
     store::reindex(&mut tx, user.id).await?;
+    // A new address is used only once it is confirmed from that address.
+    let email_changed = !email.as_str().eq_ignore_ascii_case(&user.email);
+    if email_changed {
+        super::email_change::request(&state, &mut tx, user.id, &email).await?;
+    }
     tx.commit().await?;
-    Ok(redirect_with_notice(&state, "/me", "profile-saved"))
+    Ok(redirect_with_notice(&state, "/me", if email_changed { "email-change-sent" } else { "profile-saved" }))
 }
 
 #[derive(Template)]

@@ -48,12 +48,14 @@ impl ImportKind {
 }
 
 /// Spreadsheets arrive as UTF-8 (with or without BOM) or as Windows-1252 from older Excel.
+/// Control characters are removed and line ends made `\n`, as for every typed form.
 pub fn decode(bytes: &[u8]) -> String {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
-    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0,
+    };
+    crate::core::forms::clean_text(&text)
 }
 
 /// Header names matched loosely: case, spaces, punctuation and common synonyms.
@@ -434,7 +436,8 @@ mod tests {
 
     #[test]
     fn decodes_utf8_with_bom_and_windows_1252() {
-        assert_eq!(decode(b"\xEF\xBB\xBFname\r\n"), "name\r\n");
+        assert_eq!(decode(b"\xEF\xBB\xBFname\r\n"), "name\n");
+        assert_eq!(decode(b"a\0b,c\x07"), "ab,c");
         assert_eq!(decode(b"Ren\xe9e"), "Renée");
         assert_eq!(decode("Zoë".as_bytes()), "Zoë");
     }

@@ -2,6 +2,7 @@
 pub mod account;
 pub mod directory;
 pub mod domain;
+pub mod email_change;
 pub mod import;
 pub mod join;
 pub mod store;
@@ -20,6 +21,8 @@ pub fn routes() -> Routes {
         .get("/me", Access::SignedIn, account::me)
         .get("/me/edit", Access::SignedIn, account::edit_page)
         .post("/me/edit", Access::SignedIn, account::edit)
+        .get("/me/email/{token}", Access::Public, email_change::confirm_page)
+        .post("/me/email/{token}", Access::Public, email_change::confirm)
         .get("/me/consents", Access::SignedIn, account::consents_page)
         .post("/me/consents", Access::SignedIn, account::save_consents)
         .get("/me/export", Access::SignedIn, account::export)

@@ -61,9 +61,26 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> AppResult<Response> {
+/// Aggregate counts for monitoring, but only for this machine (a request that came through a
+/// proxy is not this machine, whatever address the proxy connects from) or for a monitoring
+/// system that sends the configured token: how many people are members is the network's own
+/// business.
+async fn metrics(State(state): State<AppState>, ctx: Ctx, headers: axum::http::HeaderMap) -> AppResult<Response> {
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token_ok = match (&state.config.metrics_token, bearer) {
+        (Some(expected), Some(given)) => crate::core::crypto::same_token(expected, given.trim()),
+        _ => false,
+    };
+    let local = ctx.ip.is_loopback() && !headers.contains_key("x-forwarded-for") && !headers.contains_key("forwarded");
+    if !token_ok && !local {
+        return Err(AppError::Forbidden);
+    }
     let mut out = String::new();
     state.metrics.render_requests(&mut out);
+    out.push_str("# HELP constellate_password_checks_total Password sign-in attempts checked (known or not).\n");
+    out.push_str("# TYPE constellate_password_checks_total counter\n");
+    out.push_str(&format!("constellate_password_checks_total {}\n", crate::core::crypto::password_checks()));
     let jobs: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetch_all(&state.db.pool).await?;
     out.push_str("# HELP constellate_jobs Jobs in the job table by status.\n# TYPE constellate_jobs gauge\n");

@@ -30,7 +30,6 @@ pub fn routes() -> Routes {
         .get("/letters/{slug}", Access::Public, public::letter)
         .post("/letters/{slug}/sign", Access::Public, public::sign)
         .get("/letters/{slug}/check-email", Access::Public, public::check_email)
-        .get("/letters/{slug}/already-signed", Access::Public, public::already_signed)
         .post("/letters/{slug}/cosign", Access::Member, public::cosign)
         .get("/signatures/confirm/{token}", Access::Public, public::confirm_page)
         .post("/signatures/confirm/{token}", Access::Public, public::confirm)
@@ -99,12 +98,7 @@ fn forget_unconfirmed_signatures(state: &AppState, now: i64) -> ChoreFuture<'_> 
                 .bind(cutoff)
                 .fetch_all(&mut *tx)
                 .await?;
-        for id in &ids {
-            sqlx::query("DELETE FROM jobs WHERE dedupe_key = $1 AND status <> 'running'")
-                .bind(writer::confirmation_key(*id))
-                .execute(&mut *tx)
-                .await?;
-        }
+        writer::forget_jobs_of(&mut tx, &ids).await?;
         let gone = sqlx::query("DELETE FROM letter_signatures WHERE confirmed_at IS NULL AND created_at < $1")
             .bind(cutoff)
             .execute(&mut *tx)
@@ -175,6 +169,11 @@ pub async fn erase_member_data(
     email: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     if let Some(email) = email {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM letter_signatures WHERE email = $1")
+            .bind(email)
+            .fetch_all(&mut *conn)
+            .await?;
+        writer::forget_jobs_of(&mut *conn, &ids).await?;
         sqlx::query("DELETE FROM letter_signatures WHERE email = $1").bind(email).execute(&mut *conn).await?;
     }
     sqlx::query("DELETE FROM support_requests WHERE member_id = $1").bind(member_id).execute(&mut *conn).await?;

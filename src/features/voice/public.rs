@@ -163,12 +163,29 @@ pub async fn sign(
     }
     let token = random_token();
     let confirmation = confirmation_email(&state, &letter, signature.email.as_str(), &token);
-    let submission = Submission { letter_id: letter.id, signature, token_hash: hash_token(&token), confirmation };
+    let already_signed = already_signed_email(&state, &letter, signature.email.as_str());
+    let submission =
+        Submission { letter_id: letter.id, signature, token_hash: hash_token(&token), confirmation, already_signed };
+    // A new signature and an address that had signed get the same answer, so nobody can find
+    // out from this page who signed; the writer tells the address's owner by email instead.
     Ok(match signatures.submit(&state, submission).await? {
-        Outcome::Added => check_email,
-        Outcome::AlreadySigned => Redirect::to(&format!("/letters/{}/already-signed", letter.slug)).into_response(),
+        Outcome::Added | Outcome::AlreadySigned => check_email,
         Outcome::Closed => closed(&ctx, &letter),
     })
+}
+
+fn already_signed_email(state: &AppState, letter: &Letter, to: &str) -> Email {
+    let network = &state.config.network_name;
+    Email::text(
+        to,
+        format!("You have already signed: {}", letter.title),
+        format!(
+            "Hello,\n\nSomeone, probably you, tried to sign \"{}\" again with this email address. Your signature was already \
+             there, so nothing was added and it still counts once.\n\n\
+             If it was not you, you need do nothing: nobody else can change or remove your signature.\n\n{}/letters/{}\n\n{network}\n",
+            letter.title, state.config.base_url, letter.slug
+        ),
+    )
 }
 
 fn confirmation_email(state: &AppState, letter: &Letter, to: &str, token: &str) -> Email {
@@ -204,20 +221,6 @@ pub async fn check_email(State(state): State<AppState>, ctx: Ctx, Path(slug): Pa
         &[
             "We have sent you an email with a link. Open it and press the button, and your signature will count.",
             "If it does not arrive within a few minutes, check your spam folder. Unconfirmed signatures are deleted after 7 days.",
-        ],
-        Some((back.as_str(), "Back to the letter")),
-    ))
-}
-
-pub async fn already_signed(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<Response> {
-    let letter = public_letter(&state, &slug).await?;
-    let back = format!("/letters/{}", letter.slug);
-    Ok(message(
-        &ctx,
-        "You have already signed this letter",
-        &[
-            "Thank you: this email address is already on it, so nothing more was added and your signature still counts once.",
-            "If you have not confirmed it yet, use the link in the email we sent when you first signed.",
         ],
         Some((back.as_str(), "Back to the letter")),
     ))
@@ -315,17 +318,27 @@ struct UpdatesOffPage {
     title: String,
 }
 
-/// The signature a stop-updates link names, with its letter's title, while it still wants updates.
-async fn wanting_updates(state: &AppState, token: &str) -> AppResult<Option<(i64, String)>> {
+/// What a stop-updates link names.
+enum UpdatesLink {
+    /// Not a link we made (mistyped, cut short, or forged).
+    Invalid,
+    /// A signature that wants updates: its id and its letter's title.
+    Wanting(i64, String),
+    /// A signature that already asked for none, or is gone: either way no more updates.
+    Stopped,
+}
+
+async fn updates_link(state: &AppState, token: &str) -> AppResult<UpdatesLink> {
     let Some(id) = state.links.verify(UPDATES_OFF, token).and_then(|d| d.parse::<i64>().ok()) else {
-        return Ok(None);
+        return Ok(UpdatesLink::Invalid);
     };
-    Ok(sqlx::query_as(
+    let wanting: Option<(i64, String)> = sqlx::query_as(
         "SELECT s.id, l.title FROM letter_signatures s JOIN letters l ON l.id = s.letter_id WHERE s.id = $1 AND s.wants_updates = 1",
     )
     .bind(id)
     .fetch_optional(&state.db.pool)
-    .await?)
+    .await?;
+    Ok(wanting.map_or(UpdatesLink::Stopped, |(id, title)| UpdatesLink::Wanting(id, title)))
 }
 
 fn no_updates(ctx: &Ctx) -> Response {
@@ -337,26 +350,46 @@ fn no_updates(ctx: &Ctx) -> Response {
     )
 }
 
+/// A link that is not one of ours changes nothing, and says so rather than pretending.
+fn invalid_updates_link(ctx: &Ctx) -> Response {
+    let mut response = message(
+        ctx,
+        "This link is not valid",
+        &[
+            "Nothing has changed. The link may have been cut short or changed when it was copied.",
+            "Open the link from the email again, or copy all of it into your browser. If it still does not work, reply to the email and we will stop the updates for you.",
+        ],
+        Some(("/letters", "See open letters")),
+    );
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
 /// A button, not an instant change, so a mail scanner opening the link changes nothing.
 pub async fn updates_off_page(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
-    match wanting_updates(&state, &token).await? {
-        Some((_, title)) => {
-            Ok(render(&UpdatesOffPage { page: Page::new(&ctx, "Stop updates about a letter"), token, title }))
+    Ok(match updates_link(&state, &token).await? {
+        UpdatesLink::Wanting(_, title) => {
+            render(&UpdatesOffPage { page: Page::new(&ctx, "Stop updates about a letter"), token, title })
         }
-        None => Ok(no_updates(&ctx)),
-    }
+        UpdatesLink::Stopped => no_updates(&ctx),
+        UpdatesLink::Invalid => invalid_updates_link(&ctx),
+    })
 }
 
 pub async fn updates_off(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String>) -> AppResult<Response> {
-    if let Some((id, _)) = wanting_updates(&state, &token).await? {
-        sqlx::query("UPDATE letter_signatures SET wants_updates = 0 WHERE id = $1")
-            .bind(id)
-            .execute(&state.db.pool)
-            .await?;
-    }
-    Ok(no_updates(&ctx))
+    Ok(match updates_link(&state, &token).await? {
+        UpdatesLink::Wanting(id, _) => {
+            sqlx::query("UPDATE letter_signatures SET wants_updates = 0 WHERE id = $1")
+                .bind(id)
+                .execute(&state.db.pool)
+                .await?;
+            no_updates(&ctx)
+        }
+        UpdatesLink::Stopped => no_updates(&ctx),
+        UpdatesLink::Invalid => invalid_updates_link(&ctx),
+    })
 }

@@ -291,8 +291,8 @@ pub async fn find_signatures(
         .collect())
 }
 
-/// Remove one signature and its confirmation email if that has not gone out; false when the
-/// letter has no such signature.
+/// Remove one signature and the emails queued about it (unless one is being sent this moment);
+/// false when the letter has no such signature.
 pub async fn remove_signature(conn: &mut AnyConnection, letter_id: i64, id: i64) -> Result<bool, sqlx::Error> {
     let gone = sqlx::query("DELETE FROM letter_signatures WHERE id = $1 AND letter_id = $2")
         .bind(id)
@@ -302,9 +302,6 @@ pub async fn remove_signature(conn: &mut AnyConnection, letter_id: i64, id: i64)
     if gone.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM jobs WHERE dedupe_key = $1 AND status <> 'running'")
-        .bind(super::writer::confirmation_key(id))
-        .execute(&mut *conn)
-        .await?;
+    super::writer::forget_jobs_of(conn, &[id]).await?;
     Ok(true)
 }

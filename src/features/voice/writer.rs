@@ -25,19 +25,21 @@ use crate::core::{
     mail::Email,
     ratelimit::WINDOW_SECONDS,
     state::AppState,
-    time::now,
+    time::{local_date, now},
 };
 
 /// Most signatures written in one transaction: large enough to absorb a burst, small enough
 /// that the first in a batch does not wait long for the last.
 const BATCH: usize = 512;
 
-/// One signature waiting to be written, with the message that confirms it.
+/// One signature waiting to be written, with the message that confirms it and the one that
+/// tells the address's owner it had already signed.
 pub struct Submission {
     pub letter_id: i64,
     pub signature: NewSignature,
     pub token_hash: String,
     pub confirmation: Email,
+    pub already_signed: Email,
 }
 
 /// What became of a submission.
@@ -137,13 +139,20 @@ async fn write(db: &Db, submissions: &[Submission]) -> Result<Vec<Outcome>, sqlx
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else {
-            let signed: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM letter_signatures WHERE letter_id = $1 AND email = $2")
-                    .bind(s.letter_id)
-                    .bind(sig.email.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            outcomes.push(if signed.is_some() { Outcome::AlreadySigned } else { Outcome::Closed });
+            let signed: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
+                "SELECT id, confirmed_at, created_at FROM letter_signatures WHERE letter_id = $1 AND email = $2",
+            )
+            .bind(s.letter_id)
+            .bind(sig.email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match signed {
+                Some(existing) => {
+                    tell_the_owner(&mut tx, s, existing, t).await?;
+                    outcomes.push(Outcome::AlreadySigned);
+                }
+                None => outcomes.push(Outcome::Closed),
+            }
             continue;
         };
         let key = confirmation_key(id);
@@ -154,9 +163,58 @@ async fn write(db: &Db, submissions: &[Submission]) -> Result<Vec<Outcome>, sqlx
     Ok(outcomes)
 }
 
+/// Someone signed with an address that has already signed. The page they see says only "check
+/// your email" (it must not tell them whether that address signed); the address's owner is
+/// told instead, at most once a day however often it happens. A signature still waiting for
+/// confirmation from an earlier day gets a fresh link (the first email was probably lost); one
+/// made today already has its email on the way.
+async fn tell_the_owner(
+    tx: &mut sqlx::AnyConnection,
+    s: &Submission,
+    (id, confirmed_at, created_at): (i64, Option<i64>, i64),
+    t: i64,
+) -> Result<(), sqlx::Error> {
+    let today = local_date(t);
+    let key = format!("{}:{today}", notice_key(id));
+    if confirmed_at.is_some() {
+        jobs::enqueue(&mut *tx, &NewJob { dedupe_key: Some(&key), ..NewJob::now(KIND_MAIL, &s.already_signed) })
+            .await?;
+    } else if local_date(created_at) != today {
+        let queued =
+            jobs::enqueue(&mut *tx, &NewJob { dedupe_key: Some(&key), ..NewJob::now(KIND_MAIL, &s.confirmation) })
+                .await?;
+        if queued.is_some() {
+            sqlx::query("UPDATE letter_signatures SET confirm_hash = $1 WHERE id = $2 AND confirmed_at IS NULL")
+                .bind(&s.token_hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The dedupe key of a signature's confirmation email (also how it is found to delete it).
 pub fn confirmation_key(signature_id: i64) -> String {
     format!("voice-confirm:{signature_id}")
+}
+
+/// The start of the dedupe keys of the notices sent to a signature's address after it signed
+/// (one a day at most).
+pub fn notice_key(signature_id: i64) -> String {
+    format!("voice-notice:{signature_id}")
+}
+
+/// Delete the jobs that belong to signatures being deleted, so no key outlives its signature.
+pub async fn forget_jobs_of(tx: &mut sqlx::AnyConnection, signature_ids: &[i64]) -> Result<(), sqlx::Error> {
+    for id in signature_ids {
+        sqlx::query("DELETE FROM jobs WHERE (dedupe_key = $1 OR dedupe_key LIKE $2) AND status <> 'running'")
+            .bind(confirmation_key(*id))
+            .bind(format!("{}:%", notice_key(*id)))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Signing attempts per address in the current window, in memory only: no IP address is
