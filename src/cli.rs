@@ -6,7 +6,6 @@ use clap::{Parser, Subcommand};
 use crate::{
     core::{
         config::{Config, SettingsArgs},
-        crypto::Keyring,
         db::{Db, Dialect},
     },
     demo, features, server,
@@ -123,7 +122,7 @@ async fn run(command: Command) -> Result<(), String> {
             println!("added {members} members and {groups} groups in {:.1} s", started.elapsed().as_secs_f64());
             Ok(())
         }
-        Command::Config { action: ConfigAction::Check { settings } } => config_check(&settings),
+        Command::Config { action: ConfigAction::Check { settings } } => config_check(&settings).await,
         Command::Backup { to, settings } => backup(load(&settings)?, to).await,
         Command::Keys { action: KeysAction::Rotate { settings } } => rotate_keys(load(&settings)?).await,
     }
@@ -189,9 +188,10 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn config_check(settings: &SettingsArgs) -> Result<(), String> {
+async fn config_check(settings: &SettingsArgs) -> Result<(), String> {
     let config = load(settings)?;
-    let (rows, problems) = config.check();
+    let (rows, mut problems) = config.check();
+    problems.extend(key_problem(&config).await);
     for (name, value) in rows {
         println!("{name:<22} {value}");
     }
@@ -205,6 +205,16 @@ fn config_check(settings: &SettingsArgs) -> Result<(), String> {
         }
         Err(format!("{} problem(s) in the settings", problems.len()))
     }
+}
+
+/// Whether this instance's key opens what the database holds (only when the database exists
+/// and can be reached; nothing is created or changed).
+async fn key_problem(config: &Config) -> Option<String> {
+    if config.database_url.is_none() && !Db::sqlite_path(config).exists() {
+        return None;
+    }
+    let db = Db::connect(config).await.ok()?;
+    crate::core::key_check::problem(&db, config).await
 }
 
 /// SQLite's `VACUUM INTO` writes a consistent copy while other connections keep working.
@@ -225,18 +235,18 @@ async fn backup(config: Config, to: PathBuf) -> Result<(), String> {
 /// Re-encrypt every sealed column under a fresh key, then drop the old key.
 async fn rotate_keys(config: Config) -> Result<(), String> {
     let db = Db::open(&config).await.map_err(|e| e.to_string())?;
-    let mut keys = Keyring::load(config.encryption_key.as_deref(), &config.data_dir).map_err(|e| e.to_string())?;
+    let mut keys = crate::core::key_check::open_keys(&db, &config).await.map_err(|e| e.to_string())?;
     keys.add_new_key().map_err(|e| e.to_string())?;
     let mut changed = 0;
-    for column in ["access_needs_enc", "staff_notes_enc"] {
+    for (table, column) in features::SEALED_COLUMNS {
         let rows: Vec<(i64, String)> =
-            sqlx::query_as(&format!("SELECT id, {column} FROM members WHERE {column} IS NOT NULL"))
+            sqlx::query_as(&format!("SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL"))
                 .fetch_all(&db.pool)
                 .await
                 .map_err(|e| e.to_string())?;
         for (id, sealed) in rows.into_iter().filter(|(_, s)| !keys.is_current(s)) {
-            let plain = keys.decrypt(&sealed).map_err(|e| format!("member {id}: {e}"))?;
-            sqlx::query(&format!("UPDATE members SET {column} = $1 WHERE id = $2"))
+            let plain = keys.decrypt(&sealed).map_err(|e| format!("{table} {id}: {e}"))?;
+            sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2"))
                 .bind(keys.encrypt(&plain))
                 .bind(id)
                 .execute(&db.pool)
@@ -245,7 +255,9 @@ async fn rotate_keys(config: Config) -> Result<(), String> {
             changed += 1;
         }
     }
+    let retired = keys.older_ids();
     keys.retire_old().map_err(|e| e.to_string())?;
+    crate::core::key_check::after_rotation(&db, &keys, &retired).await.map_err(|e| e.to_string())?;
     println!("re-encrypted {changed} values with a new key; the old key has been retired");
     Ok(())
 }

@@ -184,7 +184,9 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
         people.push((member, t - rng.gen_range(0..six_years)));
     }
     let batch: Vec<_> = people.iter().map(|(m, joined)| (m, *joined)).collect();
-    store::insert_many(&mut tx, &batch, "active", "member").await?;
+    let ids = store::insert_many(&mut tx, &batch, "active", "member").await?;
+    // A member chosen at random, as the same draw from the generator as before ids were returned.
+    let pick = |rng: &mut StdRng| ids[(rng.gen_range(1..=members as i64) - 1) as usize];
     // A group acts through a contact member: with no members there can be no groups.
     let groups = if members == 0 { 0 } else { groups };
     for g in 0..groups {
@@ -199,9 +201,11 @@ pub async fn seed(db: &Db, members: usize, groups: usize, seed: u64) -> Result<(
             lived_experience_led: rng.gen_bool(0.85),
             visibility: "public",
         };
-        let id = group_store::insert(&mut tx, &group, first_id + rng.gen_range(1..=members as i64), created).await?;
+        let contact = pick(&mut rng);
+        let id = group_store::insert(&mut tx, &group, contact, created).await?;
         if rng.gen_bool(0.4) {
-            group_store::add_contact(&mut tx, id, first_id + rng.gen_range(1..=members as i64), created).await?;
+            let second = pick(&mut rng);
+            group_store::add_contact(&mut tx, id, second, created).await?;
         }
     }
     tx.commit().await?;

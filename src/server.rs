@@ -11,7 +11,7 @@ use crate::{
         cache::{Cached, CachedMap},
         config::Config,
         context::{self, FORM_LIMIT},
-        crypto::{CryptoError, Keyring, LinkSigner},
+        crypto::{CryptoError, LinkSigner},
         db::Db,
         housekeeping::{self, Chores},
         jobs::{self, Handlers, Worker},
@@ -29,6 +29,8 @@ pub enum StartError {
     Db(#[from] crate::core::db::DbError),
     #[error(transparent)]
     Keys(#[from] CryptoError),
+    #[error(transparent)]
+    KeyCheck(#[from] crate::core::key_check::KeyCheckError),
     #[error("mail settings: {0}")]
     Mail(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -73,7 +75,7 @@ pub async fn open_state(config: Config) -> Result<AppState, StartError> {
     set_network_name(&config.network_name);
     crate::core::time::set_zone(&config.time_zone);
     let db = Db::open(&config).await?;
-    let keys = Keyring::load(config.encryption_key.as_deref(), &config.data_dir)?;
+    let keys = crate::core::key_check::open_keys(&db, &config).await?;
     let mailer = Mailer::new(&config).map_err(StartError::Mail)?;
     let links = link_signer(&db).await?;
     Ok(AppState::new(Inner {

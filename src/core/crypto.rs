@@ -73,6 +73,12 @@ pub enum CryptoError {
     UnknownKey(String),
     #[error("a stored value could not be decrypted (wrong key or damaged data)")]
     Decrypt,
+    #[error(
+        "there is no key file at {0}, and the database already holds values sealed with another instance's key: \
+         give this instance the same key (copy that instance's encryption.key here, or set encryption_key / \
+         CONSTELLATE_ENCRYPTION_KEY to the line in it)"
+    )]
+    NoKey(PathBuf),
     #[error("password hashing failed: {0}")]
     Password(String),
 }
@@ -92,14 +98,21 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// Use the key given in settings, or the key file in the data folder, creating it on first start.
-    pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Keyring, CryptoError> {
-        if let Some(encoded) = configured {
-            let key = parse_key_line(&format!("env {}", encoded.trim()))?;
-            return Ok(Keyring { keys: vec![key], file: None });
+    /// Use the key given in settings, or the key file in the data folder, creating it on first
+    /// start when `create` allows (not when the database already holds data sealed by another
+    /// instance's key). A key in settings is either the bare base64 key (its id is then `env`)
+    /// or a line copied from a key file (`id key`), which keeps that file's id.
+    pub fn load(configured: Option<&str>, data_dir: &Path, create: bool) -> Result<Keyring, CryptoError> {
+        if let Some(given) = configured {
+            let given = given.trim();
+            let line = if given.contains(' ') { given.to_string() } else { format!("env {given}") };
+            return Ok(Keyring { keys: vec![parse_key_line(&line)?], file: None });
         }
         let path = data_dir.join("encryption.key");
         if !path.exists() {
+            if !create {
+                return Err(CryptoError::NoKey(path));
+            }
             std::fs::create_dir_all(data_dir).map_err(|source| CryptoError::KeyFile { path: path.clone(), source })?;
             write_private(&path, &format!("{}\n", new_key_line()))?;
         }
@@ -136,6 +149,21 @@ impl Keyring {
         let (nonce, ct) = blob.split_at(24);
         let plain = key.cipher.decrypt(XNonce::from_slice(nonce), ct).map_err(|_| CryptoError::Decrypt)?;
         String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
+    }
+
+    /// The id of the key new values are sealed with.
+    pub fn newest_id(&self) -> &str {
+        &self.keys[0].id
+    }
+
+    /// Whether the ring holds a key with this id.
+    pub fn has(&self, id: &str) -> bool {
+        self.keys.iter().any(|k| k.id == id)
+    }
+
+    /// The ids of the keys retired by [`Keyring::retire_old`]: every one but the newest.
+    pub fn older_ids(&self) -> Vec<String> {
+        self.keys[1..].iter().map(|k| k.id.clone()).collect()
     }
 
     /// Whether a sealed value was made with an older key and should be re-encrypted.
@@ -230,6 +258,19 @@ impl LinkSigner {
         B64.encode(&mac.finalize().into_bytes()[..16])
     }
 
+    /// A stable identifier for `data` that reveals nothing about it (16 hex digits): the same
+    /// data always gives the same identifier, and without the key nobody can tell which data
+    /// gave it. Open data names records this way rather than by internal ids.
+    pub fn opaque_id(&self, purpose: &str, data: &str) -> String {
+        use hmac::{Mac, SimpleHmac};
+        let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(b"opaque\0");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(data.as_bytes());
+        mac.finalize().into_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// `data` (which must not contain '.') followed by its signature for `purpose`.
     pub fn sign(&self, purpose: &str, data: &str) -> String {
         format!("{data}.{}", self.mac(purpose, data))
@@ -254,7 +295,7 @@ mod tests {
 
     #[test]
     fn sealed_values_open_again_and_do_not_contain_the_plaintext() {
-        let ring = Keyring::load(None, &temp_dir("roundtrip")).unwrap();
+        let ring = Keyring::load(None, &temp_dir("roundtrip"), true).unwrap();
         let sealed = ring.encrypt("uses a wheelchair");
         assert!(!sealed.contains("wheelchair"));
         assert_eq!(ring.decrypt(&sealed).unwrap(), "uses a wheelchair");
@@ -263,23 +304,38 @@ mod tests {
     #[test]
     fn rotation_keeps_old_values_readable_until_retired() {
         let dir = temp_dir("rotate");
-        let mut ring = Keyring::load(None, &dir).unwrap();
+        let mut ring = Keyring::load(None, &dir, true).unwrap();
         let old = ring.encrypt("note");
         ring.add_new_key().unwrap();
-        let reloaded = Keyring::load(None, &dir).unwrap();
+        let reloaded = Keyring::load(None, &dir, true).unwrap();
         assert_eq!(reloaded.decrypt(&old).unwrap(), "note");
         assert!(!reloaded.is_current(&old));
         let fresh = reloaded.encrypt("note");
         assert!(reloaded.is_current(&fresh));
         ring.retire_old().unwrap();
-        let retired = Keyring::load(None, &dir).unwrap();
+        let retired = Keyring::load(None, &dir, true).unwrap();
         assert!(matches!(retired.decrypt(&old), Err(CryptoError::UnknownKey(_))));
         assert_eq!(retired.decrypt(&fresh).unwrap(), "note");
     }
 
     #[test]
+    fn a_key_file_is_made_only_when_allowed_and_a_copied_line_keeps_its_id() {
+        let dir = temp_dir("nocreate");
+        assert!(matches!(Keyring::load(None, &dir, false), Err(CryptoError::NoKey(_))));
+        assert!(!dir.join("encryption.key").exists());
+        let ring = Keyring::load(None, &dir, true).unwrap();
+        let sealed = ring.encrypt("quiet room");
+        let line = std::fs::read_to_string(dir.join("encryption.key")).unwrap();
+        let copied = Keyring::load(Some(line.trim()), &temp_dir("elsewhere"), false).unwrap();
+        assert_eq!(copied.newest_id(), ring.newest_id());
+        assert_eq!(copied.decrypt(&sealed).unwrap(), "quiet room");
+        let bare = line.split_whitespace().nth(1).unwrap();
+        assert_eq!(Keyring::load(Some(bare), &dir, false).unwrap().newest_id(), "env");
+    }
+
+    #[test]
     fn tampered_ciphertext_is_rejected() {
-        let ring = Keyring::load(None, &temp_dir("tamper")).unwrap();
+        let ring = Keyring::load(None, &temp_dir("tamper"), true).unwrap();
         let sealed = ring.encrypt("secret");
         let (head, body) = sealed.rsplit_once('.').unwrap();
         let mut blob = B64.decode(body).unwrap();

@@ -42,6 +42,10 @@ struct Migration {
     /// cannot run inside its transaction): until then the rewritten pages are not marked
     /// all-visible and the directory's index-only scans fall back to reading the table.
     rewrites: &'static [&'static str],
+    /// SQLite only: rebuild every table whose integer id could be reused (see
+    /// [`sqlite_ids_never_reused`]). Runs with foreign-key enforcement off, as SQLite's own
+    /// procedure for changing a table requires, and checks every foreign key before committing.
+    rebuild_ids: bool,
 }
 
 /// Every schema change, in order. Each exists once per dialect; a test compares the results.
@@ -51,47 +55,72 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0001_foundation.sql"),
         postgres: include_str!("../../migrations/postgres/0001_foundation.sql"),
         rewrites: &[],
+        rebuild_ids: false,
     },
     Migration {
         version: 2,
         sqlite: include_str!("../../migrations/sqlite/0002_jobs_and_secrets.sql"),
         postgres: include_str!("../../migrations/postgres/0002_jobs_and_secrets.sql"),
         rewrites: &[],
+        rebuild_ids: false,
     },
     Migration {
         version: 3,
         sqlite: include_str!("../../migrations/sqlite/0003_bulletin.sql"),
         postgres: include_str!("../../migrations/postgres/0003_bulletin.sql"),
         rewrites: &[],
+        rebuild_ids: false,
     },
     Migration {
         version: 4,
         sqlite: include_str!("../../migrations/sqlite/0004_voice.sql"),
         postgres: include_str!("../../migrations/postgres/0004_voice.sql"),
         rewrites: &[],
+        rebuild_ids: false,
     },
     Migration {
         version: 5,
         sqlite: include_str!("../../migrations/sqlite/0005_grants.sql"),
         postgres: include_str!("../../migrations/postgres/0005_grants.sql"),
         rewrites: &[],
+        rebuild_ids: false,
     },
     Migration {
         version: 6,
         sqlite: include_str!("../../migrations/sqlite/0006_email_search_terms.sql"),
         postgres: include_str!("../../migrations/postgres/0006_email_search_terms.sql"),
         rewrites: &["member_search_terms"],
+        rebuild_ids: false,
+    },
+    Migration {
+        version: 7,
+        sqlite: include_str!("../../migrations/sqlite/0007_hardening.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_hardening.sql"),
+        rewrites: &[],
+        rebuild_ids: true,
     },
 ];
 
 impl Db {
     /// Open the database the settings name (creating the SQLite file if needed) and migrate it.
     pub async fn open(config: &Config) -> Result<Db, DbError> {
+        let db = Self::connect(config).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connect without migrating (`config check` reads what is there and changes nothing).
+    pub async fn connect(config: &Config) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
         match &config.database_url {
             Some(url) => Self::open_postgres(url, config.db_connections).await,
-            None => Self::open_sqlite(&config.data_dir.join("constellate.db"), config.db_connections).await,
+            None => Self::open_sqlite(&Self::sqlite_path(config), config.db_connections).await,
         }
+    }
+
+    /// Where the embedded database lives.
+    pub fn sqlite_path(config: &Config) -> std::path::PathBuf {
+        config.data_dir.join("constellate.db")
     }
 
     async fn open_postgres(url: &str, connections: u32) -> Result<Db, DbError> {
@@ -103,9 +132,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        let db = Db { pool, dialect: Dialect::Postgres };
-        db.migrate().await?;
-        Ok(db)
+        Ok(Db { pool, dialect: Dialect::Postgres })
     }
 
     async fn open_sqlite(path: &Path, connections: u32) -> Result<Db, DbError> {
@@ -124,9 +151,11 @@ impl Db {
                 Box::pin(async move {
                     // WAL lets readers run beside the one writer; busy_timeout makes writers queue
                     // instead of failing; NORMAL sync is durable across application crashes.
+                    // secure_delete overwrites deleted rows with zeros, so erased personal data
+                    // does not linger in free space of the file (see `Db::scrub`).
                     conn.execute(
                         "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL; \
-                         PRAGMA foreign_keys=ON; PRAGMA cache_size=-2000;",
+                         PRAGMA foreign_keys=ON; PRAGMA cache_size=-2000; PRAGMA secure_delete=ON;",
                     )
                     .await?;
                     Ok(())
@@ -135,9 +164,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        let db = Db { pool, dialect: Dialect::Sqlite };
-        db.migrate().await?;
-        Ok(db)
+        Ok(Db { pool, dialect: Dialect::Sqlite })
     }
 
     async fn migrate(&self) -> Result<(), DbError> {
@@ -165,17 +192,16 @@ impl Db {
                 Dialect::Sqlite => m.sqlite,
                 Dialect::Postgres => m.postgres,
             };
-            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(err(m.version))?;
-            for statement in split_statements(sql) {
-                tx.execute(statement).await.map_err(err(m.version))?;
+            let rebuild = m.rebuild_ids && self.dialect == Dialect::Sqlite;
+            if rebuild {
+                // Must be set outside a transaction; set back below, on success or failure.
+                conn.execute("PRAGMA foreign_keys=OFF").await.map_err(err(m.version))?;
             }
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(m.version)
-                .bind(crate::core::time::now())
-                .execute(&mut *tx)
-                .await
-                .map_err(err(m.version))?;
-            tx.commit().await.map_err(err(m.version))?;
+            let result = self.apply(&mut conn, m, sql, rebuild).await;
+            if rebuild {
+                conn.execute("PRAGMA foreign_keys=ON").await.map_err(err(m.version))?;
+            }
+            result.map_err(err(m.version))?;
             if self.dialect == Dialect::Postgres {
                 for table in m.rewrites {
                     conn.execute(format!("VACUUM ANALYZE {table}").as_str()).await.map_err(err(m.version))?;
@@ -185,6 +211,55 @@ impl Db {
         if self.dialect == Dialect::Postgres {
             conn.execute("SELECT pg_advisory_unlock(727274)").await.map_err(err(0))?;
         }
+        Ok(())
+    }
+
+    /// One migration in one transaction, recorded as applied in the same transaction.
+    async fn apply(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        m: &Migration,
+        sql: &str,
+        rebuild: bool,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for statement in split_statements(sql) {
+            tx.execute(statement).await?;
+        }
+        if rebuild {
+            sqlite_ids_never_reused(&mut tx).await?;
+            let broken: Vec<(String,)> =
+                sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check").fetch_all(&mut *tx).await?;
+            if let Some((table,)) = broken.first() {
+                return Err(sqlx::Error::Protocol(format!("rebuilding tables left a broken foreign key in {table}")));
+            }
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(m.version)
+            .bind(crate::core::time::now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// After personal data is deleted. On SQLite, deleted rows are zeroed in the database file
+    /// (secure_delete), but the write-ahead log still holds earlier copies of the pages they
+    /// were on until it is written back and cut to nothing: this does that now. Readers can
+    /// hold it up for a moment, so it is tried a few times. PostgreSQL keeps dead row versions
+    /// until VACUUM reclaims them (docs/privacy.md says how long); nothing is done here.
+    pub async fn scrub(&self) -> Result<(), sqlx::Error> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(());
+        }
+        for _ in 0..50 {
+            let (busy, _, _): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tracing::warn!("the write-ahead log could not be emptied after a deletion; it will be at the next one");
         Ok(())
     }
 
@@ -221,6 +296,53 @@ impl Db {
             ),
         }
     }
+}
+
+/// SQLite gives a new row the largest id in use plus one, so once the row with the largest id
+/// is deleted, the next row gets its id again, and anything that still names the old row (a
+/// signed link in someone's inbox, a job's key, a bookmark) then names the new one. With
+/// AUTOINCREMENT an id is never given twice. A table's kind of key cannot be changed in place,
+/// so each table is rebuilt the way SQLite documents: a new table, its rows copied, the old one
+/// dropped, the new one renamed, its indexes made again. Ids deleted before this ran are not
+/// recorded anywhere, so tables that hold rows skip ahead by 10,000 ids to stay clear of them
+/// (an empty table, as on a new install, starts at 1).
+/// PostgreSQL's sequences never reuse an id.
+async fn sqlite_ids_never_reused(tx: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    const PLAIN: &str = "id INTEGER PRIMARY KEY";
+    let tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.name, m.sql FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+         AND m.sql NOT LIKE '%AUTOINCREMENT%' \
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'id' AND p.pk = 1 AND p.type = 'INTEGER')",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (table, sql) in tables {
+        let at = sql.find(&format!("\n    {PLAIN}")).or_else(|| sql.find(&format!("({PLAIN}")));
+        let Some(at) = at else {
+            return Err(sqlx::Error::Protocol(format!("cannot find the id column of {table} to rebuild it")));
+        };
+        let at = at + sql[at..].find(PLAIN).unwrap_or(0) + PLAIN.len();
+        let create = format!("{} AUTOINCREMENT{}", &sql[..at], &sql[at..]);
+        let rebuilt = format!("{table}_rebuilt");
+        let create = create.replacen(&format!("CREATE TABLE {table} "), &format!("CREATE TABLE {rebuilt} "), 1);
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
+        )
+        .bind(&table)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.execute(create.as_str()).await?;
+        tx.execute(format!("INSERT INTO {rebuilt} SELECT * FROM {table}").as_str()).await?;
+        tx.execute(format!("DROP TABLE {table}").as_str()).await?;
+        tx.execute(format!("ALTER TABLE {rebuilt} RENAME TO {table}").as_str()).await?;
+        for index in indexes {
+            tx.execute(index.as_str()).await?;
+        }
+        let skip_ahead =
+            format!("UPDATE sqlite_sequence SET seq = seq + 10000 WHERE name = $1 AND EXISTS (SELECT 1 FROM {table})");
+        sqlx::query(&skip_ahead).bind(&table).execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 /// Placeholders for a statement's `n` parameters, bound in the order they appear. SQLite gets

@@ -69,6 +69,10 @@ pub fn spawn(state: AppState) {
             let changed: u64 = done.iter().map(|(_, n)| n).sum();
             if changed > 0 {
                 tracing::info!(?done, "housekeeping");
+                // Chores delete what has passed its time, often personal data.
+                if let Err(e) = state.db.scrub().await {
+                    tracing::warn!(error = %e, "could not empty the write-ahead log after housekeeping");
+                }
             }
             tokio::time::sleep(every).await;
         }

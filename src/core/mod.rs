@@ -11,6 +11,7 @@ pub mod error;
 pub mod forms;
 pub mod housekeeping;
 pub mod jobs;
+pub mod key_check;
 pub mod layout;
 pub mod mail;
 pub mod markdown;

@@ -12,6 +12,11 @@ use sqlx::AnyConnection;
 
 use crate::core::{error::AppResult, state::AppState};
 
+/// Every column whose values are sealed with the key ring, as (table, column): `keys rotate`
+/// re-encrypts each, and a test checks that every `*_enc` column in the schema is listed.
+pub const SEALED_COLUMNS: &[(&str, &str)] =
+    &[("members", "access_needs_enc"), ("members", "staff_notes_enc"), ("grant_awards", "bank_details_enc")];
+
 /// What each area holds about one member, as sections of their data download (people own
 /// their data: every area that stores something about a person lists it here).
 pub async fn member_data(state: &AppState, member_id: i64) -> AppResult<Vec<(&'static str, serde_json::Value)>> {

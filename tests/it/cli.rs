@@ -68,6 +68,19 @@ async fn key_rotation_re_encrypts_every_sealed_field(backend: Backend) {
         .execute(&app.state.db.pool)
         .await
         .unwrap();
+    // Bank details were once left out of rotation, and became unreadable when the key retired.
+    let (fund, ids) = crate::grants::submitted_applications(&app.state.db, 100_000, 0, 1, 10_000).await;
+    let bank = app.state.keys.encrypt("Sealed, 00-00-00, 12345678");
+    sqlx::query(
+        "INSERT INTO grant_awards (application_id, fund_id, amount_pence, awarded_on, bank_details_enc, follow_up_on, updated_at) \
+         VALUES ($1, $2, 10000, '2026-01-01', $3, '2026-07-01', 1)",
+    )
+    .bind(ids[0])
+    .bind(fund)
+    .bind(&bank)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_constellate"));
     cmd.args(["keys", "rotate", "--data-dir", app.data_dir.to_str().unwrap()]);
     match &app.state.config.database_url {
@@ -76,16 +89,21 @@ async fn key_rotation_re_encrypts_every_sealed_field(backend: Backend) {
     };
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 1 values"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 2 values"));
     let new: String = sqlx::query_scalar("SELECT access_needs_enc FROM members WHERE id = $1")
         .bind(id)
         .fetch_one(&app.state.db.pool)
         .await
         .unwrap();
     assert_ne!(new, old);
-    let ring = constellate::core::crypto::Keyring::load(None, &app.data_dir).unwrap();
+    let ring = constellate::core::crypto::Keyring::load(None, &app.data_dir, false).unwrap();
     assert_eq!(ring.decrypt(&new).unwrap(), "needs a quiet room");
     assert!(ring.decrypt(&old).is_err(), "the old key is retired");
+    let bank_now: String =
+        sqlx::query_scalar("SELECT bank_details_enc FROM grant_awards").fetch_one(&app.state.db.pool).await.unwrap();
+    assert_eq!(ring.decrypt(&bank_now).unwrap(), "Sealed, 00-00-00, 12345678");
+    // The database now knows the new key: an instance with it starts.
+    assert!(constellate::server::open_state(app.state.config.clone()).await.is_ok());
 }
 
 async fn demo_network_spans_all_twelve_regions_with_varied_consents(backend: Backend) {

@@ -24,6 +24,7 @@ crate::on_both_databases!(
     a_member_withdraws_and_staff_cannot_award_above_the_cap,
     staff_change_a_round_s_dates_and_budget_until_its_decisions_are_published,
     staff_change_a_fund_but_not_criteria_already_scored_nor_a_budget_below_its_awards,
+    a_conflict_declared_after_scoring_takes_the_score_out_of_the_staff_table,
 );
 
 fn today() -> String {
@@ -371,7 +372,7 @@ async fn eligibility_is_checked_on_submission_with_clear_reasons(backend: Backen
 }
 
 /// `n` submitted applications of `pence` each in a round of a fund with `budget` (plus `income`).
-async fn submitted_applications(db: &Db, budget: i64, income: i64, n: usize, pence: i64) -> (i64, Vec<i64>) {
+pub async fn submitted_applications(db: &Db, budget: i64, income: i64, n: usize, pence: i64) -> (i64, Vec<i64>) {
     let fund: i64 = sqlx::query_scalar(
         "INSERT INTO grant_funds (name, purpose, budget_pence, restricted, applicant_type, donations_only, created_at, updated_at) \
          VALUES ('Race fund', 'Testing', $1, 0, 'both', 0, 1, 1) RETURNING id",
@@ -580,7 +581,19 @@ async fn open_data_is_valid_360giving_and_names_no_individual(backend: Backend) 
     assert_eq!(grants[0]["recipientOrganization"][0]["id"], "GB-CHC-7654321");
     assert_eq!(grants[0]["recipientOrganization"][0]["name"], "Unnamed community group", "not listed");
     assert_eq!(grants[1]["recipientOrganization"][0]["name"], "Wales group 1");
-    assert!(grants[1]["recipientOrganization"][0]["id"].as_str().unwrap().starts_with("360G-ab-cde-GROUP-"));
+    // Identifiers are opaque: no internal id that leads to a page (an unlisted group is still at
+    // /groups/<id>), and the same from one publication to the next.
+    let hex16 = |id: &str, prefix: &str| {
+        id.strip_prefix(prefix).is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    for g in grants {
+        assert!(hex16(g["id"].as_str().unwrap(), "360G-ab-cde-"), "{}", g["id"]);
+    }
+    assert!(hex16(grants[1]["recipientOrganization"][0]["id"].as_str().unwrap(), "360G-ab-cde-GROUP-"));
+    assert!(hex16(grants[2]["recipientIndividual"]["id"].as_str().unwrap(), "360G-ab-cde-IND-"));
+    let again: serde_json::Value =
+        app.client.get(app.url("/grants/open-data.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["grants"], doc["grants"], "stable");
     assert_eq!(grants[2]["recipientIndividual"]["name"], "Individual Recipient");
     assert_eq!(grants[2]["fundingOrganization"][0]["id"], "GB-CHC-1234567");
     assert_eq!(grants[2]["regrantType"], "FRG040");
@@ -886,4 +899,49 @@ async fn staff_change_a_fund_but_not_criteria_already_scored_nor_a_budget_below_
     assert_eq!((fund_now.name.as_str(), fund_now.budget_pence), ("Race fund, renamed", 70_000));
     let scores: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grant_scores").fetch_one(&db.pool).await.unwrap();
     assert_eq!(scores, 1, "the criteria and their scores stay");
+}
+
+/// The scoring table shows what is stored: once a panel member declares a conflict on an
+/// application they had scored, their score no longer counts and the conflict does.
+async fn a_conflict_declared_after_scoring_takes_the_score_out_of_the_staff_table(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (fund, ids) = submitted_applications(&app.state.db, 100_000, 0, 1, 10_000).await;
+    let id = ids[0];
+    let criterion: i64 = sqlx::query_scalar(
+        "INSERT INTO grant_criteria (fund_id, position, title, description) VALUES ($1, 1, 'Led by members', 'x') RETURNING id",
+    )
+    .bind(fund)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    let round: i64 = sqlx::query_scalar("SELECT round_id FROM grant_applications WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let panelist = app.add_member("Pat Panel", "pat@example.org", "member").await;
+    sqlx::query(
+        "INSERT INTO grant_panel_members (round_id, member_id, shown_as, paid, added_at) VALUES ($1, $2, NULL, 1, 1)",
+    )
+    .bind(round)
+    .bind(panelist)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    let pat = app.client_signed_in_as(panelist).await;
+    let page = format!("/panel/applications/{id}");
+    let r = app.submit_with(&pat, &page, &page, &[(format!("score{criterion}").as_str(), "3")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let staff = app.staff("staff").await;
+    let table = || async { app.get_with(&staff, &format!("/staff/grants/rounds/{round}/scores")).await.body };
+    let row = |body: String| body.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+    let before = row(table().await);
+    assert!(before.contains("<td>1</td><td>3</td><td>3.0</td><td>0</td><td>0</td>"), "scored once: {before}");
+    let r = app.submit_with(&pat, &page, &format!("{page}/conflict"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let after = row(table().await);
+    assert!(
+        after.contains("<td>0</td><td>0</td><td>–</td><td>0</td><td>1</td>"),
+        "score gone, conflict counted: {after}"
+    );
 }

@@ -12,6 +12,7 @@ crate::on_both_databases!(
     metrics_answer_this_machine_or_the_configured_token_only,
     a_rate_limited_answer_says_when_to_try_again,
     a_password_sign_in_for_an_unknown_address_costs_a_password_check_too,
+    a_second_instance_with_another_key_refuses_to_start_and_with_the_same_key_starts,
 );
 
 async fn a_nul_byte_or_control_character_in_a_form_is_removed_not_a_500(backend: Backend) {
@@ -176,4 +177,45 @@ async fn a_password_sign_in_for_an_unknown_address_costs_a_password_check_too(ba
         assert!(r.body.contains("The email address or password is not right"));
         assert!(constellate::core::crypto::password_checks() > before, "{email}: answered without checking a password");
     }
+}
+
+async fn a_second_instance_with_another_key_refuses_to_start_and_with_the_same_key_starts(backend: Backend) {
+    use constellate::core::config::Config;
+    let app = spawn_app(backend).await;
+    let line = std::fs::read_to_string(app.data_dir.join("encryption.key")).unwrap();
+    let config = app.state.config.clone();
+    let start =
+        |c: Config| async move { constellate::server::open_state(c).await.map(|_| ()).map_err(|e| e.to_string()) };
+
+    let other = Config { encryption_key: Some(constellate::core::crypto::LinkSigner::new_key()), ..config.clone() };
+    let refused = start(other.clone()).await.unwrap_err();
+    assert!(refused.contains("is not the key the database's sensitive fields were sealed with"), "{refused}");
+    assert!(refused.contains("CONSTELLATE_ENCRYPTION_KEY"), "names the setting: {refused}");
+
+    // On PostgreSQL a second instance usually has a data folder of its own: no key file is made
+    // there, and it is told what to do.
+    if backend == Backend::Postgres {
+        let elsewhere = std::env::temp_dir().join(format!("second-instance-{}", std::process::id()));
+        let fresh = Config { data_dir: elsewhere.clone(), ..config.clone() };
+        let refused = start(fresh.clone()).await.unwrap_err();
+        assert!(refused.contains("copy that instance's encryption.key"), "{refused}");
+        assert!(!elsewhere.join("encryption.key").exists());
+        let same = Config { encryption_key: Some(line.trim().to_string()), ..fresh };
+        assert_eq!(start(same).await, Ok(()));
+    }
+    let same = Config { encryption_key: Some(line.trim().to_string()), ..config.clone() };
+    assert_eq!(start(same).await, Ok(()));
+
+    // `config check` says the same, and changes nothing.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_constellate"));
+    cmd.args(["config", "check", "--data-dir", config.data_dir.to_str().unwrap()]);
+    cmd.env("CONSTELLATE_ENCRYPTION_KEY", other.encryption_key.as_deref().unwrap());
+    match &config.database_url {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("problem: encryption key: this instance's encryption key"), "{text}");
 }

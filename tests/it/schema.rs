@@ -35,3 +35,31 @@ async fn the_embedded_sqlite_is_built_without_stat4_so_prepared_statements_stay_
     let json: i64 = sqlx::query_scalar("SELECT json_valid('[1]')").fetch_one(&app.state.db.pool).await.unwrap();
     assert_eq!(json, 1, "the rest of the bundled build is unchanged");
 }
+
+/// An id is never given twice: SQLite tables with an integer id are AUTOINCREMENT (without it,
+/// the id of the last row deleted is given to the next row), PostgreSQL ids come from sequences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_with_an_integer_id_never_gives_an_id_twice() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let plain: Vec<String> = sqlx::query_scalar(
+        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+         AND m.sql NOT LIKE '%AUTOINCREMENT%' \
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'id' AND p.pk = 1)",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert!(plain.is_empty(), "tables whose ids SQLite would reuse: {plain:?}");
+    let app = spawn_app(Backend::Postgres).await;
+    let unsequenced: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'id' \
+         AND column_default IS NULL AND is_identity = 'NO' \
+         AND table_name IN (SELECT tc.table_name FROM information_schema.table_constraints tc \
+           JOIN information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name \
+           WHERE tc.constraint_type = 'PRIMARY KEY' AND k.column_name = 'id')",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert!(unsequenced.is_empty(), "id columns without a sequence: {unsequenced:?}");
+}

@@ -26,6 +26,7 @@ crate::on_both_databases!(
     erasing_a_member_removes_their_signatures_and_requests,
     many_concurrent_signatures_from_one_address_make_one_row_even_across_instances,
     staff_find_and_remove_an_abusive_signature_and_the_count_follows,
+    the_next_signer_after_an_erased_one_gets_a_new_id_and_their_confirmation,
 );
 
 /// Staff write a letter through the form; returns (id, slug).
@@ -716,4 +717,31 @@ async fn staff_find_and_remove_an_abusive_signature_and_the_count_follows(backen
     let wrong = format!("/staff/letters/{other}/signatures/{alex}/remove");
     assert_eq!(app.submit_with(&staff, &search, &wrong, &[]).await.status, 404);
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 1);
+}
+
+/// On SQLite the next signature used to take the erased signer's id, and the erased one's
+/// confirmation job, still there under that id's key, stopped the new one's email.
+async fn the_next_signer_after_an_erased_one_gets_a_new_id_and_their_confirmation(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff("staff").await;
+    let (_, slug) = new_letter(&app, &staff, "Id letter", "").await;
+    let id = app.add_member("Ira Gone", "ira@example.org", "member").await;
+    sign(&app, &slug, "Ira Gone", "ira@example.org", "full", &[]).await;
+    confirm(&app, "ira@example.org", 1).await;
+    let first: i64 =
+        sqlx::query_scalar("SELECT MAX(id) FROM letter_signatures").fetch_one(&app.state.db.pool).await.unwrap();
+    app.jobs_settled().await;
+    constellate::features::members::account::erase_member(&app.state, id).await.unwrap();
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 0);
+    assert_eq!(
+        rows(&app, "SELECT COUNT(*) FROM jobs WHERE dedupe_key LIKE 'voice-%'").await,
+        0,
+        "no key outlives its signature"
+    );
+    sign(&app, &slug, "Next Person", "next@example.org", "full", &[]).await;
+    let second: i64 =
+        sqlx::query_scalar("SELECT MAX(id) FROM letter_signatures").fetch_one(&app.state.db.pool).await.unwrap();
+    assert!(second > first, "ids are never given twice ({first} then {second})");
+    let mail = app.smtp.wait_for("next@example.org", 1).await;
+    assert!(mail.subject().contains("Confirm your signature"));
 }

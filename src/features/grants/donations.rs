@@ -225,6 +225,7 @@ pub async fn erase(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>)
     )
     .await?;
     tx.commit().await?;
+    state.db.scrub().await?;
     Ok(redirect_with_notice(&state, "/staff/grants/donations", "donor-erased"))
 }
 

@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use serde_json::{json, Value};
 
 use super::domain::decimal;
-use crate::core::{error::AppResult, spreadsheet::Sheet, state::AppState, time::rfc3339};
+use crate::core::{crypto::LinkSigner, error::AppResult, spreadsheet::Sheet, state::AppState, time::rfc3339};
 
 /// What a package says when the prefix is not configured (`config check` reports it).
 const UNREGISTERED: &str = "XX-UNREGISTERED";
@@ -44,6 +44,7 @@ struct Publisher {
     funder_id: String,
     funder_name: String,
     base_url: String,
+    links: LinkSigner,
 }
 
 impl Publisher {
@@ -53,8 +54,16 @@ impl Publisher {
             funder_id: state.config.funder_org_id.clone().unwrap_or_else(|| format!("360G-{prefix}-network")),
             funder_name: state.config.network_name.clone(),
             base_url: state.config.base_url.clone(),
+            links: state.links.clone(),
             prefix,
         }
+    }
+
+    /// An identifier for a record that is stable from one publication to the next but is not
+    /// its internal id: an internal id would lead to the record's page (a group that chose not
+    /// to be listed is still at /groups/<id>) and would let anyone count and link records.
+    fn id(&self, kind: &str, internal: i64) -> String {
+        format!("360G-{}-{kind}{}", self.prefix, self.links.opaque_id("360giving", &format!("{kind}{internal}")))
     }
 }
 
@@ -78,7 +87,7 @@ struct Flat {
 fn flatten(p: &Publisher, g: Published) -> Flat {
     let (org, individual, title) = match (g.group_id, g.listed) {
         (Some(group), listed) => {
-            let id = g.recipient_org_id.clone().unwrap_or_else(|| format!("360G-{}-GROUP-{group}", p.prefix));
+            let id = g.recipient_org_id.clone().unwrap_or_else(|| p.id("GROUP-", group));
             let name = if listed {
                 g.group_name.clone().unwrap_or_else(|| UNNAMED_GROUP.into())
             } else {
@@ -88,14 +97,12 @@ fn flatten(p: &Publisher, g: Published) -> Flat {
             (Some((id, name)), None, title)
         }
         // A stable id per application, so one person's grants are not linked to each other.
-        (None, _) => (
-            None,
-            Some(format!("360G-{}-IND-{}", p.prefix, g.application_id)),
-            format!("{}: grant to an individual member", g.round_title),
-        ),
+        (None, _) => {
+            (None, Some(p.id("IND-", g.application_id)), format!("{}: grant to an individual member", g.round_title))
+        }
     };
     Flat {
-        id: format!("360G-{}-{}", p.prefix, g.award_id),
+        id: p.id("", g.award_id),
         title,
         description: g.fund_purpose,
         applied: g.amount_applied.map(decimal),

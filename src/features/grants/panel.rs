@@ -304,6 +304,7 @@ pub async fn declare_conflict(State(state): State<AppState>, ctx: Ctx, Path(id):
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
+    refresh_summary(&mut tx, id).await?;
     tx.commit().await?;
     Ok(redirect_with_notice(&state, &format!("/panel/rounds/{}", app.round_id), "conflict-declared"))
 }

@@ -268,6 +268,7 @@ pub async fn erase_member(state: &AppState, member_id: i64) -> AppResult<bool> {
             if !email.is_empty() {
                 state.mailer.forget_recipient(&email).await.map_err(AppError::internal)?;
             }
+            state.db.scrub().await?;
             Ok(true)
         }
         None => Ok(false),

@@ -320,6 +320,7 @@ pub async fn remove_signature(
     let detail = format!("removed signature {signature} from letter {id}");
     audit::record(&mut *tx, ctx.user()?.id, Action::Erase, None, &detail).await?;
     tx.commit().await?;
+    state.db.scrub().await?;
     Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}/signatures"), "signature-removed"))
 }
 
