@@ -17,3 +17,12 @@ UPDATE grant_applications SET
 -- stopped the next signature given the same id from ever getting its email.
 DELETE FROM jobs WHERE dedupe_key LIKE 'voice-confirm:%' AND status <> 'running'
     AND CAST(SUBSTR(dedupe_key, 15) AS BIGINT) NOT IN (SELECT id FROM letter_signatures);
+
+-- Figures about people as they were published (core::published): a closed period's figures are
+-- read back from here, never recounted in public.
+CREATE TABLE published_statistics (
+    scope TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

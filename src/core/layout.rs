@@ -127,6 +127,7 @@ const NOTICES: &[(&str, &str)] = &[
     ("panel-added", "The panel member has been added."),
     ("round-published", "The round is published and open."),
     ("decisions-published", "The round is closed and its decisions are published."),
+    ("figures-republished", "The round's published figures have been counted again."),
     ("grant-decided", "The decision has been recorded and the applicant told by email."),
     ("payment-scheduled", "The payment has been added to the schedule."),
     ("payment-paid", "The payment has been marked paid."),

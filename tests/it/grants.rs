@@ -17,7 +17,8 @@ crate::on_both_databases!(
     a_member_applies_a_panel_scores_staff_decide_and_the_money_is_followed,
     eligibility_is_checked_on_submission_with_clear_reasons,
     an_award_never_overspends_a_fund_even_from_many_tasks_at_once,
-    the_fairness_view_suppresses_small_numbers_in_pages_and_exports,
+    the_fairness_view_hides_every_figure_under_five_and_whatever_would_give_one_away,
+    community_names_chosen_by_few_are_grouped_as_other,
     open_data_is_valid_360giving_and_names_no_individual,
     donations_feed_the_pot_and_a_donor_is_erased_except_their_gift_aid_declaration,
     bank_details_are_stored_only_when_turned_on_and_then_encrypted,
@@ -461,8 +462,15 @@ async fn decided_round(app: &TestApp, groups: &[(&str, usize, usize)], individua
         25_000,
     )
     .await;
+    // Each call makes its own fund and round; name them apart.
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grant_rounds").fetch_one(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE grant_rounds SET title = $1 WHERE id = (SELECT MAX(id) FROM grant_rounds)")
+        .bind(format!("Round {n}"))
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let mut next = ids.into_iter();
-    let decider = app.add_member("Decider", "decider@example.org", "staff").await;
+    let decider = app.add_member("Decider", &format!("decider{n}@example.org"), "staff").await;
     for (region, applications, awards) in groups {
         for i in 0..*applications {
             let id = next.next().unwrap();
@@ -508,37 +516,168 @@ async fn decided_round(app: &TestApp, groups: &[(&str, usize, usize)], individua
     sqlx::query("UPDATE grant_rounds SET decided_at = 1").execute(&app.state.db.pool).await.unwrap();
 }
 
-async fn the_fairness_view_suppresses_small_numbers_in_pages_and_exports(backend: Backend) {
+/// The published figures as a reader gets them from the CSV: (round, dimension, value) →
+/// (applications, awards), None where hidden.
+type Published = std::collections::BTreeMap<(String, String, String), (Option<i64>, Option<i64>)>;
+
+fn published(csv: &str) -> Published {
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            let n = |i: usize| r[i].parse::<i64>().ok();
+            ((r[0].to_string(), r[1].to_string(), r[2].to_string()), (n(3), n(4)))
+        })
+        .collect()
+}
+
+/// What a reader can work out from one set of published figures, by the two attacks the outside
+/// check used: each total minus the rows shown under it (applications, awards, and declines =
+/// applications − awards), and every pair of figures for nested groups (a row's applications
+/// minus its awards, a total minus one row). Returns every count under 5 that comes out.
+fn attack(figures: &Published) -> Vec<String> {
+    let mut found = Vec::new();
+    let small = |n: i64| (1..5).contains(&n);
+    for ((round, dim, value), (a, w)) in figures {
+        if let (Some(a), Some(w)) = (a, w) {
+            if small(a - w) {
+                found.push(format!("{round} {dim} {value}: {a} applications − {w} awards = {}", a - w));
+            }
+        }
+    }
+    let rounds: std::collections::BTreeSet<&String> = figures.keys().map(|k| &k.0).collect();
+    for round in rounds {
+        let (ta, tw) = figures[&(round.clone(), "All applications".into(), "All".into())];
+        for dim in ["Region", "First time or returning", "Group size"] {
+            let rows: Vec<&(Option<i64>, Option<i64>)> =
+                figures.iter().filter(|(k, _)| &k.0 == round && k.1 == dim).map(|(_, v)| v).collect();
+            let measures: [(Option<i64>, Box<dyn Fn(&(Option<i64>, Option<i64>)) -> Option<i64>>); 3] = [
+                (ta, Box::new(|r| r.0)),
+                (tw, Box::new(|r| r.1)),
+                (ta.zip(tw).map(|(a, w)| a - w), Box::new(|r| r.0.zip(r.1).map(|(a, w)| a - w))),
+            ];
+            for (i, (total, get)) in measures.iter().enumerate() {
+                let Some(total) = total else { continue };
+                let hidden = rows.iter().filter(|r| get(r).is_none()).count();
+                let rest = total - rows.iter().filter_map(|r| get(r)).sum::<i64>();
+                if hidden >= 1 && small(rest) {
+                    found.push(format!(
+                        "{round} {dim} measure {i}: total minus the rows shown leaves {rest} in {hidden} hidden rows"
+                    ));
+                }
+                for r in &rows {
+                    if let Some(v) = get(r) {
+                        if rows.len() > 1 && small(total - v) && rows.iter().filter(|o| get(o).is_some()).count() == 1 {
+                            found.push(format!("{round} {dim} measure {i}: {total} − {v} isolates {}", total - v));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+async fn the_fairness_view_hides_every_figure_under_five_and_whatever_would_give_one_away(backend: Backend) {
     let app = spawn_app(backend).await;
-    decided_round(&app, &[("Wales", 8, 6), ("London", 3, 2), ("North East", 9, 2)], 0).await;
+    decided_round(&app, &[("Wales", 8, 6), ("London", 3, 2), ("North East", 9, 2), ("Kent", 12, 7)], 0).await;
     let page = app.get("/grants/fairness").await;
     assert_eq!(page.status, 200);
-    let row = |region: &str| {
-        let start = page.body.find(&format!("<th scope=\"row\">{region}</th>")).unwrap();
-        page.body[start..].split("</tr>").next().unwrap().to_string()
-    };
-    assert_eq!(row("Wales").matches("<td>").count(), 4);
-    assert!(row("Wales").contains("<td>8</td><td>6</td><td>£1,500</td><td>75%</td>"), "{}", row("Wales"));
-    assert!(
-        row("London").contains("<td>fewer than 5</td><td>fewer than 5</td><td>fewer than 5</td><td>fewer than 5</td>")
-    );
-    assert!(row("North East").contains("<td>9</td><td>fewer than 5</td><td>fewer than 5</td><td>fewer than 5</td>"));
     let csv = app.get("/grants/fairness.csv").await.body;
-    assert!(csv.contains("Region,London,fewer than 5,fewer than 5,fewer than 5,fewer than 5"), "{csv}");
-    assert!(csv.contains("Region,North East,9,fewer than 5,fewer than 5,fewer than 5"));
-    assert!(!csv.contains(",2,") && !csv.contains(",3,"), "no small count anywhere: {csv}");
-    // Staff see the same suppression for one round, and the funder report follows it.
-    let staff = app.staff("staff").await;
+    let first = published(&csv);
+    let row = |v: &str| first.iter().find(|(k, _)| k.1 == "Region" && k.2 == v).map(|(_, f)| *f).unwrap();
+    assert_eq!(row("London"), (None, None), "3 applications");
+    assert_eq!(row("Kent"), (Some(12), Some(7)));
+    assert_eq!(row("North East").1, None, "2 awards");
+    assert_eq!(row("Wales").1, None, "8 − 6 = 2 declined would be worked out");
+    assert!(attack(&first).is_empty(), "{:?}", attack(&first));
+    let round_row = page.body.split("<th scope=\"row\">Kent</th>").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(round_row.contains("<td>12</td><td>7</td><td>£1,750</td><td>58%</td>"), "{round_row}");
+
+    // The transparency page shows the round's totals as published, through the same rules.
     let round: i64 =
         sqlx::query_scalar("SELECT MAX(id) FROM grant_rounds").fetch_one(&app.state.db.pool).await.unwrap();
+    let decisions = app.get(&format!("/grants/rounds/{round}/decisions")).await.body;
+    assert!(
+        decisions.contains("<dt>Applications</dt><dd>32</dd>") && decisions.contains("<dt>Funded</dt><dd>17</dd>"),
+        "{decisions}"
+    );
+
+    // One more applicant added to the decided round (a late correction) changes nothing
+    // published: a second publication would differ from the first by exactly that person.
+    let late: i64 = sqlx::query_scalar(
+        "INSERT INTO grant_applications (round_id, amount_pence, status, listed, region, created_at, updated_at, submitted_at) \
+         VALUES ($1, 100, 'submitted', 0, 'Kent', 1, 1, 1) RETURNING id",
+    )
+    .bind(round)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    let again = published(&app.get("/grants/fairness.csv").await.body);
+    assert_eq!(again, first, "a closed period's figures are never recounted in public");
+    let staff = app.staff("staff").await;
+    let refused = app
+        .submit_with(
+            &staff,
+            &format!("/staff/grants/rounds/{round}"),
+            &format!("/staff/grants/rounds/{round}/figures"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("would change by fewer than 5 people"), "{}", refused.body);
+    assert_eq!(published(&app.get("/grants/fairness.csv").await.body), first);
+    sqlx::query("DELETE FROM grant_applications WHERE id = $1").bind(late).execute(&app.state.db.pool).await.unwrap();
+
+    // A second round is published beside the first; the first does not move, and the pair of
+    // publications together gives nothing away either.
+    decided_round(&app, &[("Wales", 6, 5), ("Kent", 1, 1)], 0).await;
+    let both = published(&app.get("/grants/fairness.csv").await.body);
+    for (key, figure) in &first {
+        assert_eq!(both.get(key), Some(figure), "{key:?} moved");
+    }
+    assert!(attack(&both).is_empty(), "{:?}", attack(&both));
+    assert!(!csv.contains(",2,") && !csv.contains(",3,"), "no small count anywhere: {csv}");
+
+    // Staff see the same protection for one round, counted now, and the funder report follows it.
     let staff_csv = app.get_with(&staff, &format!("/staff/grants/rounds/{round}/fairness.csv")).await.body;
-    assert!(staff_csv.contains("Region,London,fewer than 5"));
-    let fund: i64 = sqlx::query_scalar("SELECT MAX(id) FROM grant_funds").fetch_one(&app.state.db.pool).await.unwrap();
+    assert!(attack(&published(&staff_csv)).is_empty());
+    assert!(staff_csv.contains("Region,London,fewer than 5,fewer than 5"), "{staff_csv}");
+    let fund: i64 = sqlx::query_scalar("SELECT MIN(id) FROM grant_funds").fetch_one(&app.state.db.pool).await.unwrap();
     let report = app.get_with(&staff, &format!("/staff/grants/funds/{fund}/report.csv")).await.body;
     assert!(
-        report.contains("Region,London: applications,fewer than 5") && report.contains("Money,Awarded,2500.00"),
+        report.contains("Region,London: applications,fewer than 5") && report.contains("Money,Awarded,4250.00"),
         "{report}"
     );
+}
+
+/// A community named by fewer than 5 applicants is counted under "other", never shown by name.
+async fn community_names_chosen_by_few_are_grouped_as_other(backend: Backend) {
+    let app = spawn_app(backend).await;
+    decided_round(&app, &[("Wales", 12, 6)], 0).await;
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM grant_applications ORDER BY id")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let community = match i {
+            0 => "Deaf farmers of Ceredigion",
+            1..=6 => "Peer support",
+            _ => "Peer support; Carers",
+        };
+        sqlx::query("UPDATE grant_applications SET community = $1 WHERE id = $2")
+            .bind(community)
+            .bind(id)
+            .execute(&app.state.db.pool)
+            .await
+            .unwrap();
+    }
+    let page = app.get("/grants/fairness").await.body;
+    assert!(!page.contains("Deaf farmers"), "a name one applicant chose is not published");
+    assert!(page.contains("Other communities (each named by fewer than 5 applicants)"));
+    assert!(page.contains("<th scope=\"row\">Peer support</th><td>11</td>"), "{page}");
+    assert!(page.contains("<th scope=\"row\">Carers</th><td>5</td>"));
 }
 
 async fn validate_360giving(doc: &serde_json::Value) -> Vec<String> {

@@ -3,6 +3,7 @@
 use jiff::civil::Date;
 
 use crate::core::{
+    disclosure::{Figure, HIDDEN_TEXT},
     forms::{FormData, FormErrors},
     time::parse_date,
 };
@@ -637,58 +638,32 @@ pub fn validate_donation(form: &FormData) -> Result<ValidDonation, FormErrors> {
     }
 }
 
-/// A figure shown in the fairness view and its exports: counts under 5 are never shown.
-pub const SUPPRESS_BELOW: i64 = 5;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cell {
-    Shown(i64),
-    Suppressed,
-}
-
-impl Cell {
-    pub fn count(n: i64) -> Cell {
-        if (1..SUPPRESS_BELOW).contains(&n) {
-            Cell::Suppressed
-        } else {
-            Cell::Shown(n)
-        }
-    }
-
-    pub fn text(&self) -> String {
-        match self {
-            Cell::Shown(n) => n.to_string(),
-            Cell::Suppressed => "fewer than 5".into(),
-        }
-    }
-}
-
-/// One row of the fairness view after suppression: a group with few applications shows
-/// nothing; a few awards hide the awards, the amount and the success rate together, since
-/// any one of them would give the others away.
-#[derive(Clone, Debug)]
+/// One row of the fairness view as published: counts hidden by [`crate::core::disclosure`],
+/// and the amount and success rate shown only beside a shown count of awards (either would
+/// give that count away).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FairRow {
-    pub dimension: &'static str,
+    pub dimension: String,
     pub value: String,
-    pub applications: Cell,
-    pub awards: Cell,
-    pub amount: Option<String>,
-    pub success_rate: Option<String>,
+    pub applications: Figure,
+    pub awards: Figure,
+    pub amount_pence: Option<i64>,
+    pub success_percent: Option<i64>,
 }
 
-pub fn fair_row(dimension: &'static str, value: String, applications: i64, awards: i64, amount_pence: i64) -> FairRow {
-    let applications_cell = Cell::count(applications);
-    let awards_cell = if applications_cell == Cell::Suppressed { Cell::Suppressed } else { Cell::count(awards) };
-    let shown = awards_cell != Cell::Suppressed;
-    FairRow {
-        dimension,
-        value,
-        applications: applications_cell,
-        amount: shown.then(|| pounds(amount_pence)),
-        success_rate: (shown && applications > 0)
-            .then(|| format!("{}%", (awards * 100 + applications / 2) / applications)),
-        awards: awards_cell,
+impl FairRow {
+    pub fn amount_text(&self) -> String {
+        self.amount_pence.map(pounds).unwrap_or_else(|| HIDDEN_TEXT.into())
     }
+
+    pub fn rate_text(&self) -> String {
+        self.success_percent.map(|p| format!("{p}%")).unwrap_or_else(|| HIDDEN_TEXT.into())
+    }
+}
+
+/// The share of applications funded, rounded to a whole percent.
+pub fn success_percent(applications: i64, awards: i64) -> Option<i64> {
+    (applications > 0).then(|| (awards * 100 + applications / 2) / applications)
 }
 
 pub const GROUP_SIZES: [(&str, &str); 5] = [
@@ -772,16 +747,10 @@ mod tests {
     }
 
     #[test]
-    fn small_numbers_are_suppressed_together() {
-        let row = fair_row("Region", "Wales".into(), 12, 3, 90_000);
-        assert_eq!(row.applications, Cell::Shown(12));
-        assert_eq!(row.awards, Cell::Suppressed);
-        assert!(row.amount.is_none() && row.success_rate.is_none());
-        let row = fair_row("Region", "Wales".into(), 4, 4, 90_000);
-        assert_eq!((row.applications, row.awards), (Cell::Suppressed, Cell::Suppressed));
-        let row = fair_row("Region", "Wales".into(), 10, 5, 90_000);
-        assert_eq!(row.success_rate.as_deref(), Some("50%"));
-        assert_eq!(fair_row("Region", "x".into(), 7, 0, 0).awards, Cell::Shown(0));
+    fn success_rates_round_to_whole_percents() {
+        assert_eq!(success_percent(10, 5), Some(50));
+        assert_eq!(success_percent(3, 2), Some(67));
+        assert_eq!(success_percent(0, 0), None);
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub fn routes() -> Routes {
         .get("/staff/grants/rounds/{id}/scores", Access::Staff, panel::scoring_table)
         .get("/staff/grants/rounds/{id}/fairness", Access::Staff, fairness::round)
         .get("/staff/grants/rounds/{id}/fairness.csv", Access::Staff, fairness::round_csv)
+        .post("/staff/grants/rounds/{id}/figures", Access::Staff, fairness::republish)
         // Staff: applications, decisions, payments.
         .get("/staff/grants/applications/{id}", Access::Staff, decide::application_page)
         .get("/staff/grants/applications/{id}/edit", Access::Staff, staff::edit_page)

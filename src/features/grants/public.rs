@@ -9,7 +9,7 @@ use axum::{
 use super::{
     apply::today,
     domain::pounds,
-    store::{self, sum, Criterion, Round},
+    store::{self, Criterion, Round},
 };
 use crate::core::{
     context::Ctx,
@@ -84,28 +84,21 @@ pub async fn round_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<
 struct TransparencyPage {
     page: Page,
     round: Round,
-    applied: i64,
-    funded: i64,
-    total: String,
+    figures: super::fairness::FairTable,
     criteria: Vec<Criterion>,
     panel: Vec<String>,
     listed: Vec<(String, String)>,
 }
 
-/// Once decided: how many applied, how many were funded, the total, the criteria, the panel
-/// (as each chose to be shown) and the awards to groups that agreed to be listed.
+/// Once decided: how many applied, how many were funded, the total (as published, with the
+/// same protection as the fairness view), the criteria, the panel (as each chose to be shown)
+/// and the awards to groups that agreed to be listed.
 pub async fn transparency(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let round = published_round(&state, id).await?;
     if round.decided_at.is_none() {
         return Err(AppError::NotFound);
     }
-    let sql = format!(
-        "SELECT COUNT(*), COALESCE(CAST(SUM(CASE WHEN a.status = 'awarded' THEN 1 ELSE 0 END) AS BIGINT), 0), \
-         (SELECT {} FROM grant_awards w JOIN grant_applications x ON x.id = w.application_id WHERE x.round_id = $1) \
-         FROM grant_applications a WHERE a.round_id = $1 AND a.submitted_at IS NOT NULL AND a.status <> 'withdrawn'",
-        sum("w.amount_pence")
-    );
-    let (applied, funded, total): (i64, i64, i64) = sqlx::query_as(&sql).bind(id).fetch_one(&state.db.pool).await?;
+    let figures = super::fairness::published_round(&state.db, &round).await?;
     let listed: Vec<(String, i64)> = sqlx::query_as(
         "SELECT g.name, w.amount_pence FROM grant_awards w JOIN grant_applications a ON a.id = w.application_id \
          JOIN groups g ON g.id = a.group_id WHERE a.round_id = $1 AND a.listed = 1 ORDER BY g.name",
@@ -115,9 +108,7 @@ pub async fn transparency(State(state): State<AppState>, ctx: Ctx, Path(id): Pat
     .await?;
     Ok(render(&TransparencyPage {
         page: Page::new(&ctx, format!("What was decided: {}", round.title)),
-        applied,
-        funded,
-        total: pounds(total),
+        figures,
         criteria: store::criteria(&state.db, round.fund_id).await?,
         panel: panel_shown(&state, id).await?,
         listed: listed.into_iter().map(|(g, a)| (g, pounds(a))).collect(),

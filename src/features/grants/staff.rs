@@ -484,8 +484,10 @@ pub async fn publish_decisions(State(state): State<AppState>, Path(id): Path<i64
             .bind(id)
             .execute(&state.db.pool)
             .await?;
-    if done.rows_affected() == 0 {
-        store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let round = store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    if done.rows_affected() == 1 {
+        // The round is closed: its figures are counted now and kept as published.
+        super::fairness::published_round(&state.db, &round).await?;
     }
     Ok(redirect_with_notice(&state, &format!("/staff/grants/rounds/{id}"), "decisions-published"))
 }
