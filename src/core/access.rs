@@ -25,6 +25,15 @@ pub enum Access {
     SignedIn,
     /// An active member (approved, email confirmed).
     Member,
+    /// An active member who is a contact of the group the path names, or staff. The guard
+    /// checks the member; the handler checks the contact (`groups::routes::require_contact`).
+    GroupContact,
+    /// An active member on the panel of the round the path names (itself or through an
+    /// application). Anyone else, staff included, finds no such page. The handler checks the panel.
+    Panel,
+    /// An active member whose own record the path names (their bulletin item, their grant
+    /// application). Anyone else, staff included, finds no such page. The handler checks it.
+    Owner,
     Staff,
     Admin,
 }
@@ -35,7 +44,7 @@ impl Access {
         match self {
             Access::Public => Ok(()),
             Access::SignedIn => user.map(|_| ()).ok_or_else(sign_in),
-            Access::Member => match user {
+            Access::Member | Access::GroupContact | Access::Panel | Access::Owner => match user {
                 None => Err(sign_in()),
                 Some(u) if u.status == Status::Active => Ok(()),
                 Some(_) => Err(AppError::Forbidden),

@@ -186,7 +186,12 @@ pub async fn forget_address(conn: &mut sqlx::AnyConnection, email: &str) -> Resu
     let to = serde_json::to_string(email).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query("DELETE FROM jobs WHERE payload LIKE $1 ESCAPE '\\'")
         .bind(format!("%\"to\":{}%", crate::core::db::like_literal(&to)))
-        .execute(conn)
+        .execute(&mut *conn)
+        .await?;
+    // A mail server's refusal often quotes the address it refused.
+    sqlx::query("UPDATE jobs SET last_error = 'the address was erased' WHERE LOWER(last_error) LIKE $1 ESCAPE '\\'")
+        .bind(format!("%{}%", crate::core::db::like_literal(&email.to_lowercase())))
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

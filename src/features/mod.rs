@@ -35,7 +35,7 @@ pub async fn erase_member_data(
     email: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     bulletin::erase_member_data(conn, member_id, email).await?;
-    grants::erase_member_data(conn, member_id).await?;
+    grants::erase_member_data(conn, member_id, email).await?;
     voice::erase_member_data(conn, member_id, email).await
 }
 

@@ -27,8 +27,8 @@ pub fn routes() -> Routes {
         .get("/bulletin/submit", Access::Member, submit::submit_page)
         .post("/bulletin/submit", Access::Member, submit::submit)
         .get("/bulletin/mine", Access::Member, submit::mine)
-        .get("/bulletin/mine/{id}", Access::Member, submit::my_item)
-        .post("/bulletin/mine/{id}", Access::Member, submit::change_my_item)
+        .get("/bulletin/mine/{id}", Access::Owner, submit::my_item)
+        .post("/bulletin/mine/{id}", Access::Owner, submit::change_my_item)
         .get("/bulletin/send", Access::Public, submit::visitor_page)
         .post("/bulletin/send", Access::Public, submit::visitor_submit)
         .get("/bulletin/sent/{token}", Access::Public, submit::visitor_item_page)
@@ -169,6 +169,20 @@ pub async fn erase_member_data(
         for table in ["list_signups", "mail_failures"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE email = $1")).bind(email).execute(&mut *conn).await?;
         }
+        // Items sent from this address before (or without) an account: the same rule.
+        sqlx::query(
+            "DELETE FROM bulletin_items WHERE submitter_email = $1 \
+             AND (issue_id IS NULL OR issue_id IN (SELECT id FROM bulletin_issues WHERE sent_at IS NULL))",
+        )
+        .bind(email)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "UPDATE bulletin_items SET submitter_name = NULL, submitter_email = NULL WHERE submitter_email = $1",
+        )
+        .bind(email)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

@@ -196,6 +196,25 @@ pub async fn export(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>
 /// last gift it covers).
 pub async fn erase(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let mut tx = state.db.begin().await?;
+    if !erase_donor(&mut tx, id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut *tx,
+        ctx.user()?.id,
+        Action::Erase,
+        None,
+        &format!("erased donor {id}; Gift Aid declarations kept for their legal period"),
+    )
+    .await?;
+    tx.commit().await?;
+    state.db.scrub().await?;
+    Ok(redirect_with_notice(&state, "/staff/grants/donations", "donor-erased"))
+}
+
+/// Erase one donor inside the caller's transaction (staff erasing a donor, or a member erasing
+/// themselves, whose donor record shares their address); false when there was no such donor.
+pub async fn erase_donor(tx: &mut sqlx::AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
     let last_gifts: Vec<(i64, Option<String>)> = sqlx::query_as(
         "SELECT d.id, (SELECT MAX(received_on) FROM grant_income i WHERE i.declaration_id = d.id) FROM gift_aid_declarations d WHERE d.donor_id = $1",
     )
@@ -213,20 +232,7 @@ pub async fn erase(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>)
     }
     sqlx::query("UPDATE grant_income SET donor_id = NULL WHERE donor_id = $1").bind(id).execute(&mut *tx).await?;
     let done = sqlx::query("DELETE FROM grant_donors WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    if done.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &mut *tx,
-        ctx.user()?.id,
-        Action::Erase,
-        None,
-        &format!("erased donor {id}; Gift Aid declarations kept for their legal period"),
-    )
-    .await?;
-    tx.commit().await?;
-    state.db.scrub().await?;
-    Ok(redirect_with_notice(&state, "/staff/grants/donations", "donor-erased"))
+    Ok(done.rows_affected() == 1)
 }
 
 /// Housekeeping: Gift Aid declarations past their legal keeping period.

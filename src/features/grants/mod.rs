@@ -39,16 +39,16 @@ pub fn routes() -> Routes {
         // Members applying.
         .post("/grants/rounds/{id}/apply", Access::Member, apply::start)
         .get("/grants/mine", Access::Member, apply::mine)
-        .get("/grants/applications/{id}", Access::Member, apply::application_page)
-        .post("/grants/applications/{id}", Access::Member, apply::save)
-        .post("/grants/applications/{id}/withdraw", Access::Member, apply::withdraw)
-        .get("/grants/applications/{id}/follow-up", Access::Member, follow_up::follow_up_page)
-        .post("/grants/applications/{id}/follow-up", Access::Member, follow_up::send_reply)
+        .get("/grants/applications/{id}", Access::Owner, apply::application_page)
+        .post("/grants/applications/{id}", Access::Owner, apply::save)
+        .post("/grants/applications/{id}/withdraw", Access::Owner, apply::withdraw)
+        .get("/grants/applications/{id}/follow-up", Access::Owner, follow_up::follow_up_page)
+        .post("/grants/applications/{id}/follow-up", Access::Owner, follow_up::send_reply)
         // Panel members (staff or members on a round's panel).
-        .get("/panel/rounds/{id}", Access::Member, panel::round_page)
-        .get("/panel/applications/{id}", Access::Member, panel::application_page)
-        .post("/panel/applications/{id}", Access::Member, panel::score)
-        .post("/panel/applications/{id}/conflict", Access::Member, panel::declare_conflict)
+        .get("/panel/rounds/{id}", Access::Panel, panel::round_page)
+        .get("/panel/applications/{id}", Access::Panel, panel::application_page)
+        .post("/panel/applications/{id}", Access::Panel, panel::score)
+        .post("/panel/applications/{id}/conflict", Access::Panel, panel::declare_conflict)
         // Staff: funds, income, rounds.
         .get("/staff/grants", Access::Staff, staff::funds)
         .post("/staff/grants/funds", Access::Staff, staff::create_fund)
@@ -154,7 +154,15 @@ pub async fn member_data(state: &AppState, member_id: i64) -> AppResult<Value> {
 /// messages, follow-up reply, bank details and self-described community are deleted, and the
 /// application no longer points to them. A group's application keeps the group's answers. Their
 /// panel seats, conflicts and scores go; decisions and records they made as staff lose their name.
-pub async fn erase_member_data(conn: &mut AnyConnection, member_id: i64) -> Result<(), sqlx::Error> {
+///
+/// A donor record under their address is erased as staff would erase it (its Gift Aid
+/// declaration is kept for its legal period), and for an individual's application the written
+/// reasons for the decision go too: they were about that person.
+pub async fn erase_member_data(
+    conn: &mut AnyConnection,
+    member_id: i64,
+    email: Option<&str>,
+) -> Result<(), sqlx::Error> {
     let own = "SELECT id FROM grant_applications WHERE member_id = $1";
     let individual = "SELECT id FROM grant_applications WHERE member_id = $1 AND group_id IS NULL";
     let statements = [
@@ -165,6 +173,7 @@ pub async fn erase_member_data(conn: &mut AnyConnection, member_id: i64) -> Resu
         format!("DELETE FROM grant_messages WHERE application_id IN ({own})"),
         format!("DELETE FROM grant_follow_ups WHERE award_id IN (SELECT id FROM grant_awards WHERE application_id IN ({own}))"),
         format!("UPDATE grant_awards SET bank_details_enc = NULL WHERE application_id IN ({individual})"),
+        format!("UPDATE grant_decisions SET reason = '', other_help = '' WHERE application_id IN ({individual})"),
         "UPDATE grant_applications SET community = NULL, member_id = NULL WHERE member_id = $1".to_string(),
         "UPDATE grant_applications SET entered_by = NULL, entered_by_name = 'a former member of staff' WHERE entered_by = $1".to_string(),
         "DELETE FROM grant_panel_members WHERE member_id = $1".to_string(),
@@ -185,6 +194,15 @@ pub async fn erase_member_data(conn: &mut AnyConnection, member_id: i64) -> Resu
     }
     for (application_id,) in scored {
         panel::refresh_summary(conn, application_id).await?;
+    }
+    if let Some(email) = email {
+        let donors: Vec<i64> = sqlx::query_scalar("SELECT id FROM grant_donors WHERE email = $1")
+            .bind(email)
+            .fetch_all(&mut *conn)
+            .await?;
+        for donor in donors {
+            donations::erase_donor(conn, donor).await?;
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ pub fn routes() -> Routes {
         .get("/groups/new", Access::Member, routes::new_page)
         .post("/groups/new", Access::Member, routes::create)
         .get("/groups/{id}", Access::Public, routes::show)
-        .get("/groups/{id}/edit", Access::Member, routes::edit_page)
-        .post("/groups/{id}/edit", Access::Member, routes::edit)
-        .post("/groups/{id}/contacts", Access::Member, routes::add_contact)
+        .get("/groups/{id}/edit", Access::GroupContact, routes::edit_page)
+        .post("/groups/{id}/edit", Access::GroupContact, routes::edit)
+        .post("/groups/{id}/contacts", Access::GroupContact, routes::add_contact)
 }
