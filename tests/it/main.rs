@@ -20,4 +20,5 @@ mod members;
 mod privacy;
 mod schema;
 mod site;
+mod upgrade;
 mod voice;
