@@ -4,6 +4,7 @@
 //  - not exactly one non-empty h1;
 //  - a missing, non-descriptive or reused <title> (one title for two different pages);
 //  - any request to a host other than 127.0.0.1 or localhost (recorded by the context);
+//  - any Content-Security-Policy violation the browser reported (collected by the harness);
 //  - an inline form error no field refers to, or an error summary that does not take focus;
 //  - content wider than the viewport at 320 CSS px (WCAG 1.4.10 reflow);
 //  - text cut off, or new horizontal scrolling, once the WCAG 1.4.12 text-spacing override is on;
@@ -54,8 +55,10 @@ class TitleRegistry {
 
 async function injectAxe(page, javaScriptEnabled) {
   if (await page.evaluate(() => typeof window.axe === 'object')) return;
+  // Loaded by evaluating its source, never as a <script> tag: the page's Content-Security-Policy
+  // (rightly) refuses inline scripts, and code the test evaluates is not the page's.
   if (javaScriptEnabled) {
-    await page.addScriptTag({ content: AXE_SOURCE });
+    await page.evaluate(AXE_SOURCE);
   } else {
     // With JavaScript disabled a <script> tag does not run and page timers never fire, but
     // code evaluated by the test does: load axe that way, and let its setTimeout and
@@ -193,11 +196,13 @@ function horizontalOverflow(page) {
  */
 async function checkTextSpacing(page) {
   const before = await horizontalOverflow(page);
+  // A constructed stylesheet, adopted by the document: the page's Content-Security-Policy would
+  // (rightly) refuse a <style> element, and the test must not cause a violation it then reports.
   await page.evaluate(({ css, id }) => {
-    const style = document.createElement('style');
-    style.id = id;
-    style.textContent = css;
-    (document.head || document.documentElement).appendChild(style);
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    window[id] = sheet;
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
   }, { css: TEXT_SPACING_CSS, id: TEXT_SPACING_ID });
   let r;
   try {
@@ -234,7 +239,10 @@ async function checkTextSpacing(page) {
       return { clipped: clipped.slice(0, 8), scroll: Math.max(0, root.scrollWidth - root.clientWidth) };
     });
   } finally {
-    await page.evaluate((id) => document.getElementById(id)?.remove(), TEXT_SPACING_ID);
+    await page.evaluate((id) => {
+      document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== window[id]);
+      delete window[id];
+    }, TEXT_SPACING_ID);
   }
   assert.deepEqual(r.clipped, [], `Text is cut off with WCAG 1.4.12 text spacing on ${page.url()}`);
   assert.ok(
@@ -284,6 +292,7 @@ async function checkFocusVisible(page) {
 async function runGate(page, state) {
   const offenders = state.network.offenders();
   assert.deepEqual(offenders, [], 'Requests left this machine (only 127.0.0.1 and localhost are allowed)');
+  assert.deepEqual(state.cspViolations || [], [], `Content-Security-Policy violations on ${page.url()}`);
   if (state.screensDir) {
     state.shot = (state.shot || 0) + 1;
     const name = `${state.label}-${String(state.shot).padStart(2, '0')}-${pageKey(page.url()).replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'home'}.png`;

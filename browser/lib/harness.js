@@ -298,6 +298,12 @@ function journeys(title, define, { modes = MODES } = {}) {
             label: `${fileSlug}-${mode.name}-${slug(name).slice(0, 30)}`,
             screensDir: SCREENSHOTS ? SCREENS : null,
           };
+          // The browser reports a Content-Security-Policy violation on the console, with
+          // JavaScript on or off; any one fails the journey (the gate checks after every page).
+          state.cspViolations = [];
+          page.on('console', (m) => {
+            if (m.text().includes('Content Security Policy')) state.cspViolations.push(`${page.url()}: ${m.text()}`);
+          });
           const j = new Journey(page, env, state);
           try {
             // Make sure the mode is real: a page script runs exactly when JavaScript is on.
@@ -306,6 +312,7 @@ function journeys(title, define, { modes = MODES } = {}) {
             assert.equal(ran, mode.javaScriptEnabled, `page scripts ${ran ? 'ran' : 'did not run'} in the "${mode.label}" context`);
             await fn(j);
             assert.deepEqual(network.offenders(), [], 'Requests left this machine');
+            assert.deepEqual(state.cspViolations, [], 'Content-Security-Policy violations');
             assert.ok(state.gated > 0, 'The journey visited no page through the gate');
           } catch (error) {
             await saveFailure(page, env, name, error);
