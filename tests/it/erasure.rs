@@ -160,6 +160,21 @@ async fn columns_holding(app: &TestApp, needles: &[String]) -> BTreeSet<String> 
     found
 }
 
+/// The person's profile, with markers in their communities and access needs.
+async fn edit_profile(app: &TestApp, me: &reqwest::Client, email: &str) {
+    let (communities, needs) = (format!("{} Collective", marker(3)), format!("{} interpreter", marker(4)));
+    let fields = [
+        ("display_name", NAME),
+        ("email", email),
+        ("region", "London"),
+        ("communities_other", &communities),
+        ("visibility", "public"),
+        ("access_needs", &needs),
+    ];
+    let r = app.submit_with(me, "/me/edit", "/me/edit", &fields).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
 async fn exec(app: &TestApp, sql: &str, binds: &[&str]) {
     let mut q = sqlx::query(sql);
     for b in binds {
@@ -193,22 +208,7 @@ async fn erasure_leaves_nothing_of_the_person_in_any_column_or_on_disk(backend: 
     // A member who is also staff.
     let id = app.add_member(NAME, EMAIL, "staff").await;
     let me = app.client_signed_in_as(id).await;
-    let r = app
-        .submit_with(
-            &me,
-            "/me/edit",
-            "/me/edit",
-            &[
-                ("display_name", NAME),
-                ("email", EMAIL),
-                ("region", "London"),
-                ("communities_other", &format!("{} Collective", m(3))),
-                ("visibility", "public"),
-                ("access_needs", &format!("{} interpreter", m(4))),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    edit_profile(&app, &me, EMAIL).await;
     let r = app
         .submit_with(
             &me,
@@ -393,22 +393,7 @@ async fn erasure_leaves_nothing_of_the_person_in_any_column_or_on_disk(backend: 
         &[&format!("550 5.1.1 <{EMAIL}>: no such user")],
     )
     .await;
-    let r = app
-        .submit_with(
-            &me,
-            "/me/edit",
-            "/me/edit",
-            &[
-                ("display_name", NAME),
-                ("email", "zqm37.new@example.org"),
-                ("region", "London"),
-                ("communities_other", &format!("{} Collective", m(3))),
-                ("visibility", "public"),
-                ("access_needs", &format!("{} interpreter", m(4))),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    edit_profile(&app, &me, "zqm37.new@example.org").await;
     // A message to the address still waiting in the queue, tied to no member (as a sign-up's is).
     exec(
         &app,

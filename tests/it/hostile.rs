@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::Method;
-use constellate::core::{access::Access, auth, db::Dialect};
+use constellate::core::{access::Access, auth};
 
 use crate::harness::{spawn_app, Backend, TestApp};
 
@@ -189,17 +189,7 @@ async fn member(app: &TestApp, name: &str, role: &str) -> (i64, String, String) 
 
 /// Every (table.column) holding a character below space other than tab and newline, or DEL.
 async fn control_characters_stored(app: &TestApp) -> Vec<String> {
-    let sql = match app.state.db.dialect {
-        Dialect::Sqlite => {
-            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND (p.type = 'TEXT' OR p.type = '')"
-        }
-        Dialect::Postgres => {
-            "SELECT table_name::text, column_name::text FROM information_schema.columns \
-             WHERE table_schema = 'public' AND data_type = 'text'"
-        }
-    };
-    let columns: Vec<(String, String)> = sqlx::query_as(sql).fetch_all(&app.state.db.pool).await.unwrap();
+    let columns = crate::erasure::text_columns(app).await;
     let mut found = Vec::new();
     for (table, column) in columns {
         let values: Vec<Option<String>> =
