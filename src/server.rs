@@ -49,6 +49,7 @@ pub fn all_routes() -> Routes {
         .merge(features::bulletin::routes())
         .merge(features::grants::routes())
         .merge(features::voice::routes())
+        .merge(features::workspace::routes())
 }
 
 /// Every kind of background job, with the area's handler for it.
@@ -63,9 +64,11 @@ pub fn chores() -> Chores {
 
 pub fn router(state: AppState) -> (Router, Vec<Rule>) {
     let (routes, rules) = all_routes().into_parts();
+    let kept = crate::core::compress::Kept::default();
     let router = routes
         .fallback(features::site::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), context::middleware))
+        .layer(middleware::from_fn(move |req, next| crate::core::compress::middleware(kept.clone(), req, next)))
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .with_state(state);
     (router, rules)

@@ -8,7 +8,8 @@
 //  - an inline form error no field refers to, or an error summary that does not take focus;
 //  - content wider than the viewport at 320 CSS px (WCAG 1.4.10 reflow);
 //  - text cut off, or new horizontal scrolling, once the WCAG 1.4.12 text-spacing override is on;
-//  - an element reached by Tab with no visible focus indicator (outline or box-shadow), and,
+//  - an element reached by Tab with no visible focus indicator (outline or box-shadow), whose
+//    text falls below 4.5:1 (3:1 large) or whose indicator falls below 3:1 while focused, and,
 //    on a page where nothing has focus yet, a first Tab that does not reach the skip link.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -265,6 +266,39 @@ async function focused(page) {
       visible: outline || (cs.boxShadow && cs.boxShadow !== 'none'),
       onScreen: (() => { const b = el.getBoundingClientRect(); return b.width > 1 && b.height > 1 && b.left >= 0 && b.top >= 0 && b.right <= innerWidth; })(),
       style: `outline: ${cs.outlineStyle} ${cs.outlineWidth}; box-shadow: ${cs.boxShadow}`,
+      contrast: (() => {
+        // WCAG contrast of two colours given as computed rgb()/rgba() strings.
+        const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => {
+          const f = (v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
+          return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        const ratio = (a, b) => { const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((m, n) => n - m); return (x + 0.05) / (y + 0.05); };
+        // The colour behind an element: its own, or the nearest ancestor's that is not transparent.
+        const behind = (node) => {
+          for (let n = node; n; n = n.parentElement) {
+            const c = getComputedStyle(n).backgroundColor;
+            const parts = rgb(c);
+            if (parts.length === 3 || (parts.length === 4 && parts[3] > 0)) return c;
+          }
+          return 'rgb(255, 255, 255)';
+        };
+        const size = parseFloat(cs.fontSize);
+        const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+        // Text: what it reads (a radio or checkbox has none of its own).
+        const hasText = el.tagName === 'INPUT' ? ['text', 'email', 'search', 'number', 'url', 'tel', 'password'].includes(el.type)
+          : (el.textContent || '').trim() !== '';
+        const text = hasText ? ratio(cs.color, behind(el)) : null;
+        // The indicator: the outline and every box-shadow colour; the best of them against what
+        // is around the element must reach 3:1 (a yellow ring needs its dark edge on a light page).
+        const around = behind(el.parentElement || el);
+        const colours = [];
+        if (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) colours.push(cs.outlineColor);
+        colours.push(...(cs.boxShadow.match(/rgba?\([^)]*\)/g) || []));
+        if (behind(el) !== around) colours.push(behind(el));
+        const indicator = colours.length ? Math.max(...colours.map((c) => ratio(c, around))) : 0;
+        return { text, textNeeded: large ? 3 : 4.5, indicator };
+      })(),
     };
   });
 }
@@ -280,6 +314,13 @@ async function checkFocusVisible(page) {
       assert.ok(f.onScreen, `The focused skip link on ${page.url()} is not on screen`);
     }
     assert.ok(f.visible, `No visible focus indicator on <${f.tag}${f.id ? ` id=${f.id}` : ''}> "${f.text}" on ${page.url()} (${f.style})`);
+    // axe does not look at focus: the focused element's text must stay readable (4.5:1, or 3:1
+    // for large text) and its indicator must stand out from what surrounds it (3:1).
+    const where = `<${f.tag}${f.id ? ` id=${f.id}` : ''}> "${f.text}" on ${page.url()}`;
+    if (f.contrast.text !== null) {
+      assert.ok(f.contrast.text >= f.contrast.textNeeded, `Focused ${where}: text contrast ${f.contrast.text.toFixed(2)}:1, needs ${f.contrast.textNeeded}:1`);
+    }
+    assert.ok(f.contrast.indicator >= 3, `Focused ${where}: the focus indicator's contrast is ${f.contrast.indicator.toFixed(2)}:1, needs 3:1 (${f.style})`);
     if (f.tag === 'a') return f;
   }
   throw new Error(`No link reached in 25 Tab presses on ${page.url()}`);

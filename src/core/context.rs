@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::{
     body::Body,
     extract::{ConnectInfo, FromRequestParts, Request, State},
-    http::{header, request::Parts, HeaderMap, HeaderValue},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -15,7 +15,7 @@ use axum::{
 use crate::core::{
     auth::{self, SessionUser},
     crypto::{random_token, same_token},
-    error::AppError,
+    error::{AppError, Problem},
     state::AppState,
 };
 
@@ -30,6 +30,8 @@ pub struct Ctx {
     pub csrf: String,
     pub ip: IpAddr,
     pub notice: Option<String>,
+    /// The path asked for (the layout marks where the person is in the navigation).
+    pub path: String,
 }
 
 impl Ctx {
@@ -74,13 +76,18 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
 }
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let wants_json = wants_json(req.headers());
+    // /healthz answers monitoring in plain words, whatever its status.
+    let plain_words = req.uri().path() == "/healthz";
     if !crate::core::forms::uri_is_text(req.uri().path(), req.uri().query()) {
         let response = AppError::BadRequest(
             "That web address holds characters that cannot be part of an address here. Check it, or go back and follow the link again."
                 .into(),
         )
         .into_response();
-        return finish(&state, response);
+        let nobody =
+            Ctx { user: None, csrf: String::new(), ip: client_ip(&state, &req), notice: None, path: "/".into() };
+        return finish(&state, present(&nobody, wants_json, response));
     }
     let user = match cookie(req.headers(), "sid") {
         Some(sid) => match auth::session_user(&state.db, sid).await {
@@ -96,10 +103,12 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         None => cookie_csrf.clone().or_else(|| new_csrf.clone()).unwrap_or_default(),
     };
     let notice = cookie(req.headers(), "flash").map(crate::core::layout::notice_text).filter(|s| !s.is_empty());
-    let ctx = Ctx { user, csrf, ip: client_ip(&state, &req), notice: notice.map(str::to_owned) };
+    let path = req.uri().path().to_string();
+    let ctx = Ctx { user, csrf, ip: client_ip(&state, &req), notice: notice.map(str::to_owned), path };
     let had_flash = cookie(req.headers(), "flash").is_some();
-    req.extensions_mut().insert(ctx);
-    let mut response = next.run(req).await;
+    req.extensions_mut().insert(ctx.clone());
+    let response = next.run(req).await;
+    let mut response = if plain_words { response } else { present(&ctx, wants_json, response) };
     if let Some(token) = new_csrf {
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "csrf", &token, None));
     }
@@ -108,6 +117,64 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, "flash", "", Some(0)));
     }
     finish(&state, response)
+}
+
+/// Whether the client asked for JSON rather than a page (an API client, a script).
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let json = accept.find("application/json").or_else(|| accept.find("application/problem+json"));
+    match (json, accept.find("text/html")) {
+        (Some(_), None) => true,
+        (Some(j), Some(h)) => j < h,
+        _ => false,
+    }
+}
+
+/// An error answered in the form the client asked for: a page in the layout that knows who is
+/// signed in, or RFC 9457 problem details. A response of ours with an error status and no
+/// [`Problem`] (a form shown again with its errors) is left as it is; one the framework made
+/// (plain text or nothing) gets the plain words for its status, never the framework's own.
+fn present(ctx: &Ctx, wants_json: bool, response: Response) -> Response {
+    let status = response.status();
+    let to_sign_in = status == StatusCode::SEE_OTHER
+        && response.headers().get(header::LOCATION).is_some_and(|l| l.as_bytes().starts_with(b"/sign-in?"));
+    if wants_json && to_sign_in {
+        let problem =
+            Problem::new(StatusCode::UNAUTHORIZED, "Sign in first", "This needs a signed-in session or a token.");
+        return problem_json(&problem, Response::new(Body::empty()));
+    }
+    if status.as_u16() < 400 {
+        return response;
+    }
+    let framework =
+        response.headers().get(header::CONTENT_TYPE).is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+    let problem = match response.extensions().get::<Problem>() {
+        Some(problem) => problem.clone(),
+        None if framework => Problem::for_status(status),
+        None => return response,
+    };
+    if wants_json {
+        return problem_json(&problem, response);
+    }
+    let (mut parts, _) = response.into_parts();
+    let page =
+        crate::core::layout::render(&crate::core::layout::ErrorPage::signed(ctx, &problem.title, &problem.detail));
+    let (page_parts, body) = page.into_parts();
+    parts.status = problem.status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(t) = page_parts.headers.get(header::CONTENT_TYPE) {
+        parts.headers.insert(header::CONTENT_TYPE, t.clone());
+    }
+    Response::from_parts(parts, body)
+}
+
+fn problem_json(problem: &Problem, response: Response) -> Response {
+    let (mut parts, _) = response.into_parts();
+    parts.status = problem.status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::LOCATION);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    Response::from_parts(parts, Body::from(problem.json().to_string()))
 }
 
 /// What every page may load and do: only this site's own files, no inline script, no framing,

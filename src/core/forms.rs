@@ -35,7 +35,32 @@ impl FormData {
             };
             fields.push((decode_component(name)?, decode_component(value)?));
         }
-        Ok(FormData(fields))
+        let mut form = FormData(fields);
+        form.join_dates();
+        Ok(form)
+    }
+
+    /// A date is typed as three fields, GOV.UK's pattern (`X-day`, `X-month`, `X-year`), and read
+    /// as one, `X`: `YYYY-MM-DD` when all three are numbers, empty when all are empty, and
+    /// otherwise what was typed joined by dashes, which no date parser accepts, so the field
+    /// gets its error and the form shows the three parts again ([`date_parts`]).
+    fn join_dates(&mut self) {
+        let dates: Vec<String> =
+            self.0.iter().filter_map(|(k, _)| k.strip_suffix("-day")).map(str::to_string).collect();
+        for date in dates {
+            let part = |p: &str| self.get(&format!("{date}-{p}"));
+            let (day, month, year) = (part("day"), part("month"), part("year"));
+            let numbers = [&day, &month, &year].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            let joined = if numbers && year.len() == 4 && day.len() <= 2 && month.len() <= 2 {
+                format!("{year}-{month:0>2}-{day:0>2}")
+            } else if day.is_empty() && month.is_empty() && year.is_empty() {
+                String::new()
+            } else {
+                format!("{year}-{month}-{day}")
+            };
+            self.0.retain(|(k, _)| k != &date);
+            self.0.push((date, joined));
+        }
     }
 
     /// The trimmed value of a field, or "".
@@ -72,6 +97,17 @@ fn decode_component(raw: &[u8]) -> Result<String, NotText> {
     let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
     let text = String::from_utf8(bytes).map_err(|_| NotText)?;
     Ok(clean_text(&text))
+}
+
+/// A date field's value (`YYYY-MM-DD`, or what was typed joined by dashes) as the three
+/// parts its fields show again: (day, month, year).
+pub fn date_parts(value: &str) -> (String, String, String) {
+    let mut parts = value.splitn(3, '-');
+    let year = parts.next().unwrap_or("").to_string();
+    let month = parts.next().unwrap_or("").to_string();
+    let day = parts.next().unwrap_or("").to_string();
+    let unpad = |s: String| if s.len() == 2 && s.starts_with('0') { s[1..].to_string() } else { s };
+    (unpad(day), unpad(month), year)
 }
 
 /// Whether a request's path and query are text a person could have typed: percent-decoded,
@@ -175,6 +211,21 @@ mod tests {
         assert!(!uri_is_text("/groups", Some("q=%FF")));
         assert!(!uri_is_text("/a%0Ab", None));
         assert!(!uri_is_text("/groups", Some("q%09=x")));
+    }
+
+    #[test]
+    fn a_date_typed_in_three_fields_is_read_as_one_and_shown_again_as_typed() {
+        let f = FormData::parse(b"closes_on-day=7&closes_on-month=3&closes_on-year=2026&x=1").unwrap();
+        assert_eq!(f.get("closes_on"), "2026-03-07");
+        assert_eq!(date_parts(&f.get("closes_on")), ("7".into(), "3".into(), "2026".into()));
+        let empty = FormData::parse(b"d-day=&d-month=&d-year=").unwrap();
+        assert_eq!(empty.get("d"), "");
+        let partial = FormData::parse(b"d-day=31&d-month=feb&d-year=26").unwrap();
+        assert_eq!(partial.get("d"), "26-feb-31");
+        assert_eq!(date_parts(&partial.get("d")), ("31".into(), "feb".into(), "26".into()));
+        assert!(crate::core::time::parse_date(&partial.get("d")).is_none());
+        assert!(crate::core::time::parse_date(&FormData::parse(b"d-day=30&d-month=2&d-year=2026").unwrap().get("d"))
+            .is_none());
     }
 
     #[test]

@@ -11,6 +11,10 @@ use crate::core::{context::Ctx, state::AppState};
 
 static NETWORK_NAME: OnceLock<String> = OnceLock::new();
 
+/// The static files' version (a hash of their content, made by `build.rs`): in their URLs, so
+/// a browser keeps them until they change.
+pub const ASSET_VERSION: &str = env!("CONSTELLATE_ASSET_VERSION");
+
 /// Set once at start-up; error pages rendered without a request still show the right name.
 pub fn set_network_name(name: &str) {
     let _ = NETWORK_NAME.set(name.to_string());
@@ -33,7 +37,29 @@ pub struct Page {
     pub user: Option<NavUser>,
     pub csrf: String,
     pub notice: Option<String>,
+    /// The path asked for: the navigation marks the section it belongs to.
+    pub path: String,
 }
+
+/// The public site's sections, in the header: the network's four themes (the seeds' own words),
+/// each a landing page listing what it holds. A new area takes its place in one of them.
+pub const THEMES: [(&str, &str, &[&str]); 4] = [
+    ("/knowledge", "Knowledge", &["/knowledge", "/archive"]),
+    ("/collaboration", "Collaboration", &["/collaboration", "/groups"]),
+    ("/voice", "Voice", &["/voice", "/letters", "/support"]),
+    ("/resourcing", "Resourcing", &["/resourcing", "/grants"]),
+];
+
+/// The staff workspace's areas, the same on every staff page.
+pub const STAFF_AREAS: [(&str, &str, &[&str]); 7] = [
+    ("/staff", "Waiting for you", &[]),
+    ("/staff/people", "People", &["/staff/people", "/staff/members", "/staff/import"]),
+    ("/staff/bulletin", "Bulletin", &["/staff/bulletin", "/staff/lists"]),
+    ("/staff/grants", "Grants", &["/staff/grants"]),
+    ("/staff/letters", "Letters", &["/staff/letters"]),
+    ("/staff/support", "Campaigns", &["/staff/support"]),
+    ("/staff/mail", "Email", &["/staff/mail"]),
+];
 
 impl Page {
     pub fn new(ctx: &Ctx, title: impl Into<String>) -> Page {
@@ -47,12 +73,43 @@ impl Page {
             }),
             csrf: ctx.csrf.clone(),
             notice: ctx.notice.clone(),
+            path: ctx.path.clone(),
         }
     }
 
     /// A page with no request behind it (error pages).
     pub fn bare(title: impl Into<String>) -> Page {
-        Page { title: title.into(), network: network_name(), user: None, csrf: String::new(), notice: None }
+        Page {
+            title: title.into(),
+            network: network_name(),
+            user: None,
+            csrf: String::new(),
+            notice: None,
+            path: String::new(),
+        }
+    }
+
+    pub fn asset_version(&self) -> &'static str {
+        ASSET_VERSION
+    }
+
+    pub fn themes(&self) -> &'static [(&'static str, &'static str, &'static [&'static str])] {
+        &THEMES
+    }
+
+    pub fn staff_areas(&self) -> &'static [(&'static str, &'static str, &'static [&'static str])] {
+        &STAFF_AREAS
+    }
+
+    /// Whether the page is one of the staff workspace's (it then shows the staff areas).
+    pub fn in_staff_workspace(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_staff)
+            && (self.path.starts_with("/staff") || self.path.starts_with("/admin"))
+    }
+
+    /// Whether `prefixes` hold the page's path (the link to that section is marked current).
+    pub fn within(&self, home: &str, prefixes: &[&str]) -> bool {
+        self.path == home || prefixes.iter().any(|p| self.path == *p || self.path.starts_with(&format!("{p}/")))
     }
 }
 
@@ -74,8 +131,14 @@ pub struct ErrorPage {
 }
 
 impl ErrorPage {
+    /// For no one in particular (before anyone is known).
     pub fn new(title: &str, message: &str) -> ErrorPage {
         ErrorPage { page: Page::bare(title), message: message.to_string() }
+    }
+
+    /// For whoever is signed in: the header shows their links, not "Join" and "Sign in".
+    pub fn signed(ctx: &Ctx, title: &str, message: &str) -> ErrorPage {
+        ErrorPage { page: Page::new(ctx, title), message: message.to_string() }
     }
 }
 
@@ -144,6 +207,7 @@ const NOTICES: &[(&str, &str)] = &[
     ("request-sent", "Your request has been sent. We will answer by email, and you can follow it here."),
     ("request-triaged", "Saved. If the status changed, the requester has been told by email."),
     ("narrative-added", "The entry has been added to the record."),
+    ("email-retried", "The email will be tried again now."),
 ];
 
 pub fn notice_text(code: &str) -> &'static str {

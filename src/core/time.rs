@@ -23,11 +23,19 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// A date a person reads, e.g. "3 March 2025".
+/// The date of a moment as a person reads it, in the network's time zone: "3 March 2025".
 pub fn human_date(ts: i64) -> String {
-    let Ok(t) = OffsetDateTime::from_unix_timestamp(ts) else { return String::new() };
-    let fmt = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
-    t.format(&fmt).unwrap_or_default()
+    let Ok(t) = Timestamp::from_second(ts) else { return String::new() };
+    t.to_zoned(zone().clone()).strftime("%-d %B %Y").to_string()
+}
+
+/// A stored calendar date (`YYYY-MM-DD`) as a person reads it: "3 March 2025". Anything that is
+/// not such a date is shown as it is.
+pub fn human_day(date: &str) -> String {
+    match parse_date(date) {
+        Some(d) => d.strftime("%-d %B %Y").to_string(),
+        None => date.to_string(),
+    }
 }
 
 /// RFC 3339 for machine-readable exports.
@@ -44,6 +52,18 @@ pub fn local_date(ts: i64) -> String {
 pub fn human_local(ts: i64) -> String {
     let Ok(t) = Timestamp::from_second(ts) else { return String::new() };
     t.to_zoned(zone().clone()).strftime("%-d %B %Y at %H:%M").to_string()
+}
+
+/// How long a number of seconds is, roughly, as a person says it: "4 minutes", "3 days".
+pub fn human_age(seconds: i64) -> String {
+    let (n, unit) = match seconds.max(0) {
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 2 * 86_400 => (s / 3600, "hour"),
+        s if s < 60 * 86_400 => (s / 86_400, "day"),
+        s => (s / (7 * 86_400), "week"),
+    };
+    let n = n.max(1);
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Parse a date typed as `YYYY-MM-DD` (what a date field sends).
@@ -80,6 +100,24 @@ mod tests {
         assert_eq!(local_date(summer), "2026-07-15");
         assert!(local_to_unix("2026-02-30", "09:00").is_none());
         assert!(local_to_unix("2026-01-15", "25:00").is_none());
+    }
+
+    #[test]
+    fn dates_read_the_same_everywhere() {
+        assert_eq!(human_day("2026-03-01"), "1 March 2026");
+        assert_eq!(human_day("soon"), "soon");
+        // 23:30 UTC on 31 July is already 1 August in London.
+        let late = local_to_unix("2026-08-01", "00:30").unwrap();
+        assert_eq!(human_date(late), "1 August 2026");
+    }
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        assert_eq!(human_age(30), "1 minute");
+        assert_eq!(human_age(5 * 60), "5 minutes");
+        assert_eq!(human_age(3 * 3600), "3 hours");
+        assert_eq!(human_age(3 * 86_400), "3 days");
+        assert_eq!(human_age(90 * 86_400), "12 weeks");
     }
 
     #[test]

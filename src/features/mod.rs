@@ -7,6 +7,7 @@ pub mod groups;
 pub mod members;
 pub mod site;
 pub mod voice;
+pub mod workspace;
 
 use sqlx::AnyConnection;
 
@@ -25,6 +26,32 @@ pub async fn member_data(state: &AppState, member_id: i64) -> AppResult<Vec<(&'s
         ("grants", grants::member_data(state, member_id).await?),
         ("voice", voice::member_data(state, member_id).await?),
     ])
+}
+
+/// Every area's queues of work waiting for staff.
+pub async fn queues(state: &AppState) -> AppResult<Vec<crate::core::workspace::Queue>> {
+    let mut out = members::workspace::queues(state).await?;
+    out.extend(bulletin::workspace::queues(state).await?);
+    out.extend(grants::workspace::queues(state).await?);
+    out.extend(voice::workspace::queues(state).await?);
+    Ok(out)
+}
+
+/// What each area holds about a person (a member, or only an address), with where staff can
+/// see it: for the staff person search.
+pub async fn holdings(
+    state: &AppState,
+    member_id: Option<i64>,
+    email: &str,
+) -> AppResult<Vec<(&'static str, Vec<crate::core::workspace::Holding>)>> {
+    let mut out = Vec::new();
+    if let Some(id) = member_id {
+        out.push(("Membership", members::workspace::holdings(state, id).await?));
+    }
+    out.push(("Bulletin", bulletin::workspace::holdings(state, member_id, email).await?));
+    out.push(("Grants", grants::workspace::holdings(state, member_id, email).await?));
+    out.push(("Voice", voice::workspace::holdings(state, member_id, email).await?));
+    Ok(out)
 }
 
 /// Erase what each area holds about a member, inside the erasure's transaction. `email` is

@@ -68,7 +68,7 @@ async fn start_issue(app: &TestApp, staff: &reqwest::Client, list: &str) -> i64 
 
 async fn send_now(app: &TestApp, staff: &reqwest::Client, issue: i64) {
     let path = format!("/staff/bulletin/issues/{issue}");
-    let r = app.submit_with(staff, &path, &format!("{path}/schedule"), &[("when", "now")]).await;
+    let r = app.submit_with(staff, &path, &format!("{path}/schedule"), &[("when", "now"), ("confirmed", "yes")]).await;
     assert_eq!(r.status, 303, "{}", r.body);
 }
 

@@ -277,6 +277,7 @@ async fn erasure_leaves_nothing_of_the_person_in_any_column_or_on_disk(backend: 
                 ("addressee", "The Minister"),
                 ("published_with", "Us"),
                 ("status", "open"),
+                ("confirmed", "yes"),
             ],
         )
         .await;

@@ -227,15 +227,18 @@ async fn a_member_applies_a_panel_scores_staff_decide_and_the_money_is_followed(
     let table = app.get_with(&staff, &format!("/staff/grants/rounds/{round}/scores")).await;
     assert!(table.body.contains("<td>5</td>"), "Amara's total: {}", table.body);
 
-    // Decisions: award Amara's group, decline Bo's with other help; both emailed.
-    let r = app
-        .submit_with(
-            &staff,
-            &format!("/staff/grants/applications/{id}"),
-            &format!("/staff/grants/applications/{id}/decide"),
-            &[("outcome", "award"), ("reason", "The panel loved the weekly room.")],
-        )
-        .await;
+    // Decisions: award Amara's group, decline Bo's with other help; both emailed. A decision
+    // spends money and cannot be undone: the first press only asks, saying what will happen.
+    let decide = format!("/staff/grants/applications/{id}/decide");
+    let award = [("outcome", "award"), ("reason", "The panel loved the weekly room.")];
+    let r = app.submit_with(&staff, &format!("/staff/grants/applications/{id}"), &decide, &award).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("This awards £450 from Community Fund to Hearing Voices Leeds."), "{}", r.body);
+    assert!(r.body.contains("name=\"confirmed\" value=\"yes\"") && r.body.contains("The panel loved the weekly room."));
+    assert!(money::award_of(&app.state.db, id).await.unwrap().is_none(), "nothing happens until confirmed");
+    let mut confirmed = award.to_vec();
+    confirmed.push(("confirmed", "yes"));
+    let r = app.submit_with(&staff, &format!("/staff/grants/applications/{id}"), &decide, &confirmed).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let mail = app.smtp.wait_for("amara@example.org", 2).await;
     assert!(mail.subject().contains("A decision on your application to Spring round"));
@@ -251,6 +254,7 @@ async fn a_member_applies_a_panel_scores_staff_decide_and_the_money_is_followed(
                 ("outcome", "decline"),
                 ("reason", "We had more requests than money."),
                 ("other_help", "The small-costs pot opens in May."),
+                ("confirmed", "yes"),
             ],
         )
         .await;
@@ -315,7 +319,7 @@ async fn a_member_applies_a_panel_scores_staff_decide_and_the_money_is_followed(
         &staff,
         &format!("/staff/grants/rounds/{round}"),
         &format!("/staff/grants/rounds/{round}/decisions"),
-        &[],
+        &[("confirmed", "yes")],
     )
     .await;
     let open = app.get(&format!("/grants/rounds/{round}/decisions")).await;
@@ -629,7 +633,7 @@ async fn the_fairness_view_hides_every_figure_under_five_and_whatever_would_give
             &staff,
             &format!("/staff/grants/rounds/{round}"),
             &format!("/staff/grants/rounds/{round}/figures"),
-            &[],
+            &[("confirmed", "yes")],
         )
         .await;
     assert_eq!(refused.status, 409, "{}", refused.body);
@@ -820,8 +824,14 @@ async fn donations_feed_the_pot_and_a_donor_is_erased_except_their_gift_aid_decl
     assert_eq!(export["name"], "Dana Whitlock");
     assert_eq!(export["gift_aid_declarations"][0]["kept_until"], "2032-04-05");
     assert_eq!(export["gift_aid_declarations"][0]["postcode"], "LS1 1AA");
-    let r =
-        app.submit_with(&staff, "/staff/grants/donations", &format!("/staff/grants/donors/{donor}/erase"), &[]).await;
+    let r = app
+        .submit_with(
+            &staff,
+            "/staff/grants/donations",
+            &format!("/staff/grants/donors/{donor}/erase"),
+            &[("confirmed", "yes")],
+        )
+        .await;
     assert_eq!(r.status, 303);
     let found = crate::privacy::occurrences(&app, "Dana Whitlock").await;
     assert_eq!(found, vec!["gift_aid_declarations.full_name".to_string()], "only the declaration keeps the name");
@@ -954,7 +964,7 @@ async fn staff_change_a_round_s_dates_and_budget_until_its_decisions_are_publish
     assert_eq!((saved.rolling, saved.closes_on.as_deref(), saved.budget_pence), (false, Some("2026-12-31"), 650_050));
     let public = app.get(&format!("/grants/rounds/{round}")).await;
     assert!(
-        public.body.contains("Spring round, extended") && public.body.contains("closes 2026-12-31"),
+        public.body.contains("Spring round, extended") && public.body.contains("closes 31 December 2026"),
         "{}",
         public.body
     );
@@ -965,7 +975,7 @@ async fn staff_change_a_round_s_dates_and_budget_until_its_decisions_are_publish
             &staff,
             &format!("/staff/grants/rounds/{round}"),
             &format!("/staff/grants/rounds/{round}/decisions"),
-            &[],
+            &[("confirmed", "yes")],
         )
         .await;
     assert_eq!(r.status, 303);

@@ -15,6 +15,7 @@ mod groups;
 mod hardening;
 mod hostile;
 mod import;
+mod interface;
 mod jobs;
 mod members;
 mod privacy;

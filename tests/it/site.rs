@@ -47,7 +47,7 @@ async fn oversized_bodies_are_refused_early_with_a_friendly_page(backend: Backen
     tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut response)).await.unwrap().unwrap();
     let text = String::from_utf8_lossy(&response);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
-    assert!(text.contains("That file is too large"));
+    assert!(text.contains("That is too large") && text.contains("larger than we accept"));
 }
 
 async fn pages_make_no_third_party_requests(backend: Backend) {

@@ -44,6 +44,7 @@ async fn new_letter(app: &TestApp, staff: &reqwest::Client, title: &str, goal: &
                 ("goal", goal),
                 ("published_with", "Kent Peer Network"),
                 ("status", "open"),
+                ("confirmed", "yes"),
                 ("closes_on", ""),
             ],
         )
@@ -247,7 +248,12 @@ async fn updates_reach_only_confirmed_signers_who_asked_for_them(backend: Backen
     let r = app.submit_with(&staff, &path, &format!("{path}/updates"), &[("update", "")]).await;
     assert_eq!(r.status, 422);
     let r = app
-        .submit_with(&staff, &path, &format!("{path}/updates"), &[("update", "We delivered it to the Minister today.")])
+        .submit_with(
+            &staff,
+            &path,
+            &format!("{path}/updates"),
+            &[("update", "We delivered it to the Minister today."), ("confirmed", "yes")],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let mail = app.smtp.wait_for("wants@example.org", 2).await;
@@ -281,7 +287,9 @@ async fn updates_reach_only_confirmed_signers_who_asked_for_them(backend: Backen
     assert!(app.get_with(&browser, &stop).await.body.contains("Stop updates about a letter"));
     let r = app.submit_with(&browser, &stop, &stop, &[]).await;
     assert!(r.body.contains("You will get no more updates"), "{}", r.body);
-    let r = app.submit_with(&staff, &path, &format!("{path}/updates"), &[("update", "A second update.")]).await;
+    let r = app
+        .submit_with(&staff, &path, &format!("{path}/updates"), &[("update", "A second update."), ("confirmed", "yes")])
+        .await;
     assert_eq!(r.status, 303);
     app.jobs_settled().await;
     assert_eq!(app.smtp.to("wants@example.org").len(), 2, "no second update");
@@ -700,7 +708,11 @@ async fn staff_find_and_remove_an_abusive_signature_and_the_count_follows(backen
         .await
         .unwrap();
     let remove = format!("/staff/letters/{id}/signatures/{troll}/remove");
+    // Removing cannot be undone: the first press asks.
     let r = app.submit_with(&staff, &format!("{search}?q=troll"), &remove, &[]).await;
+    assert!(r.status == 200 && r.body.contains("Remove the signature of Troll McTroll?"), "{}", r.body);
+    assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures WHERE email = 'troll@example.org'").await, 1);
+    let r = app.submit_with(&staff, &format!("{search}?q=troll"), &remove, &[("confirmed", "yes")]).await;
     assert_eq!(r.location.as_deref(), Some(search.as_str()), "{}", r.body);
     assert!(app.get_with(&staff, &search).await.body.contains("The signature has been removed."));
     let public = app.get(&format!("/letters/{slug}")).await.body;
@@ -708,14 +720,14 @@ async fn staff_find_and_remove_an_abusive_signature_and_the_count_follows(backen
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures WHERE email = 'troll@example.org'").await, 0);
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM audit_log WHERE detail LIKE 'removed signature%'").await, 1);
     // Gone is gone; and a signature is only removed through its own letter.
-    assert_eq!(app.submit_with(&staff, &search, &remove, &[]).await.status, 404);
+    assert_eq!(app.submit_with(&staff, &search, &remove, &[("confirmed", "yes")]).await.status, 404);
     let (other, _) = new_letter(&app, &staff, "Another letter", "").await;
     let alex: i64 = sqlx::query_scalar("SELECT id FROM letter_signatures WHERE email = 'alex@example.org'")
         .fetch_one(&app.state.db.pool)
         .await
         .unwrap();
     let wrong = format!("/staff/letters/{other}/signatures/{alex}/remove");
-    assert_eq!(app.submit_with(&staff, &search, &wrong, &[]).await.status, 404);
+    assert_eq!(app.submit_with(&staff, &search, &wrong, &[("confirmed", "yes")]).await.status, 404);
     assert_eq!(rows(&app, "SELECT COUNT(*) FROM letter_signatures").await, 1);
 }
 

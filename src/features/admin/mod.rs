@@ -14,7 +14,7 @@ use crate::{
         forms::MAX_PAGE,
         layout::{render, Page},
         state::AppState,
-        time::rfc3339,
+        time::{human_local, rfc3339},
     },
     features::members::store::{audit_entries, AuditEntry},
 };
@@ -33,7 +33,8 @@ struct AuditQuery {
 #[template(path = "staff/audit.html")]
 struct AuditPage {
     page: Page,
-    entries: Vec<(AuditEntry, String)>,
+    /// Each entry with when it happened: (exact, as people read it).
+    entries: Vec<(AuditEntry, (String, String))>,
     current: i64,
     more: bool,
 }
@@ -43,8 +44,10 @@ async fn audit_log(State(state): State<AppState>, ctx: Ctx, Query(q): Query<Audi
     let mut entries = audit_entries(&state.db, None, 101, (current - 1) * 100).await?;
     let more = entries.len() > 100;
     entries.truncate(100);
+    // One date and time format everywhere, in the network's time zone; the exact moment in
+    // the element's machine-readable value and its tooltip.
     let entries = entries.into_iter().map(|e| {
-        let at = rfc3339(e.at);
+        let at = (rfc3339(e.at), human_local(e.at));
         (e, at)
     });
     Ok(render(&AuditPage { page: Page::new(&ctx, "Audit log"), entries: entries.collect(), current, more }))

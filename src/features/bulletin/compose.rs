@@ -16,6 +16,7 @@ use super::{
     store::Item,
 };
 use crate::core::{
+    confirm::{self, Confirm},
     context::Ctx,
     error::{AppError, AppResult},
     forms::{FormData, FormErrors},
@@ -286,6 +287,23 @@ pub async fn schedule(
 ) -> AppResult<Response> {
     let issue = load(&state, id).await?;
     draft(&issue)?;
+    if form.get("when") == "now" && !confirm::confirmed(&form) {
+        let people = recipient_count(&state, &issue).await?;
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: format!("Send issue {} now?", issue.number),
+                consequences: vec![
+                    format!("This sends “{}” to {people} people now.", issue.title),
+                    "An email cannot be recalled once it is sent.".into(),
+                ],
+                button: format!("Send it to {people} people now"),
+                action: format!("/staff/bulletin/issues/{id}/schedule"),
+                form: &form,
+                back: format!("/staff/bulletin/issues/{id}"),
+            },
+        ));
+    }
     let at = if form.get("when") == "now" {
         now()
     } else {
@@ -297,7 +315,7 @@ pub async fn schedule(
                 return compose_page(&state, &ctx, issue, Some(&form), errors).await;
             }
             None => {
-                errors.add("send_date", "Enter a date and a time, like 2026-12-01 and 09:00");
+                errors.add("send_date", "Enter a real date and a time, like 1 12 2026 and 09:00");
                 return compose_page(&state, &ctx, issue, Some(&form), errors).await;
             }
         }

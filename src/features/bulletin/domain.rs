@@ -289,7 +289,7 @@ fn parse_closing_date(input: &str, today: Date, check: Check) -> Result<Option<S
     if input.trim().is_empty() {
         return Ok(None);
     }
-    let date = parse_date(input).ok_or("Enter the closing date as a real date, like 2026-03-27")?;
+    let date = parse_date(input).ok_or("Enter the closing date as a real date, like 27 3 2026")?;
     if check == Check::Send && date < today {
         return Err("The closing date has passed: leave it blank, or choose today or a later date");
     }

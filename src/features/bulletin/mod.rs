@@ -9,6 +9,7 @@ pub mod issue_store;
 pub mod lists;
 pub mod store;
 pub mod submit;
+pub mod workspace;
 
 use serde_json::{json, Value};
 use sqlx::AnyConnection;

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::core::{
     audit::{self, Action},
+    confirm::{self, Confirm},
     context::Ctx,
     error::{AppError, AppResult},
     forms::{FormData, FormErrors},
@@ -158,6 +159,28 @@ pub async fn decide(
             return page_with(&state, &ctx, id, one_error(form, "amount", message)).await;
         }
     }
+    if !confirm::confirmed(&form) {
+        let who = app.group_name.clone().or(app.applicant_name.clone()).unwrap_or_else(|| "the applicant".into());
+        let fund = store::fund(&state.db, app.fund_id).await?.map(|f| f.name).unwrap_or_default();
+        let what = match decision.amount_pence {
+            Some(amount) => format!("This awards {} from {fund} to {who}.", pounds(amount)),
+            None => format!("This declines the application from {who}."),
+        };
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: format!("Record this decision for {who}?"),
+                consequences: vec![
+                    what,
+                    "They are emailed the decision and your reasons at once. A decision cannot be changed once it is recorded.".into(),
+                ],
+                button: "Record the decision and email them".into(),
+                action: format!("/staff/grants/applications/{id}/decide"),
+                form: &form,
+                back: format!("/staff/grants/applications/{id}"),
+            },
+        ));
+    }
     let email = decision_email(&state, &app, &money::applicant_message(&decision));
     match money::decide(&state.db, &app, &decision, ctx.user()?.id, email.as_ref()).await {
         Ok(()) => {
@@ -200,7 +223,7 @@ pub async fn schedule_payment(
                 &state,
                 &ctx,
                 id,
-                one_error(form, "due_on", "Enter the date it is due, like 2026-03-01".into()),
+                one_error(form, "due_on", "Enter the date it is due as a real date, like 27 3 2026".into()),
             )
             .await
         }
@@ -242,7 +265,7 @@ pub async fn mark_paid(
     let method = form.get("method");
     let paid_on = parse_date(&form.get("paid_on")).map(|d| d.to_string());
     let (field, message) = match (&paid_on, PAYMENT_METHODS.contains(&method.as_str())) {
-        (None, _) => ("paid_on", "Enter the date it was paid, like 2026-03-01"),
+        (None, _) => ("paid_on", "Enter the date it was paid as a real date, like 27 3 2026"),
         (_, false) => ("method", "Choose how it was paid"),
         (Some(paid_on), true) => {
             sqlx::query("UPDATE grant_payments SET paid_on = $1, method = $2 WHERE id = $3 AND paid_on IS NULL")

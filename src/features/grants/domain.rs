@@ -218,7 +218,7 @@ pub fn validate_round(form: &FormData) -> Result<ValidRound, FormErrors> {
             Some(d) => Some(d.to_string()),
             None if raw.is_empty() && rolling => None,
             None => {
-                errors.add(field, "Enter a date like 2026-03-01");
+                errors.add(field, "Enter a real date, like 27 3 2026");
                 None
             }
         }
@@ -611,7 +611,7 @@ pub fn validate_donation(form: &FormData) -> Result<ValidDonation, FormErrors> {
         }
     };
     let received_on = parse_date(&form.get("received_on")).map(|d| d.to_string()).unwrap_or_else(|| {
-        errors.add("received_on", "Enter the date it was received, like 2026-03-01");
+        errors.add("received_on", "Enter the date it was received as a real date, like 27 3 2026");
         String::new()
     });
     let donor = form.get("donor_name");

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::core::{
     audit::{self, Action},
+    confirm::{self, Confirm},
     context::Ctx,
     error::{AppError, AppResult},
     forms::{FormData, FormErrors},
@@ -194,7 +195,29 @@ pub async fn export(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>
 /// Erase a donor: their name goes and their gifts become anonymous. A Gift Aid declaration is
 /// kept, unlinked, until its legal period ends (its keep_until date moves to 6 years after the
 /// last gift it covers).
-pub async fn erase(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+pub async fn erase(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    if !confirm::confirmed(&form) {
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: "Erase this donor's data?".into(),
+                consequences: vec![
+                    "Their name and address go, and their gifts stay as anonymous income. This cannot be undone."
+                        .into(),
+                    "A Gift Aid declaration is kept, unlinked, for the 6 years HMRC requires.".into(),
+                ],
+                button: "Erase the donor's data".into(),
+                action: format!("/staff/grants/donors/{id}/erase"),
+                form: &form,
+                back: "/staff/grants/donations".into(),
+            },
+        ));
+    }
     let mut tx = state.db.begin().await?;
     if !erase_donor(&mut tx, id).await? {
         return Err(AppError::NotFound);

@@ -23,10 +23,12 @@ use super::{
 };
 use crate::{
     core::{
+        confirm::{self, Confirm},
         context::Ctx,
         db::Db,
         disclosure::{Figure, Table, HIDDEN_TEXT, THRESHOLD},
         error::{AppError, AppResult},
+        forms::FormData,
         layout::{message, redirect_with_notice, render, Page},
         published,
         spreadsheet::Sheet,
@@ -331,8 +333,29 @@ pub async fn round_csv(State(state): State<AppState>, Path(id): Path<i64>) -> Ap
 
 /// Recount a decided round's published figures after staff corrected its data, unless the new
 /// figures set beside the old would single out fewer than 5 people.
-pub async fn republish(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+pub async fn republish(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
     let round = store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    if !confirm::confirmed(&form) {
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: format!("Count the published figures of {} again?", round.title),
+                consequences: vec![
+                    "The figures anyone can read and download now are replaced by figures counted from the data as it is now.".into(),
+                    "It is refused if that would single anyone out.".into(),
+                ],
+                button: "Count them again and publish".into(),
+                action: format!("/staff/grants/rounds/{id}/figures"),
+                form: &form,
+                back: format!("/staff/grants/rounds/{id}"),
+            },
+        ));
+    }
     let old = published_round(&state.db, &round).await?;
     let new = live(&state.db, &Scope::Round(id)).await?;
     if let Some(label) = crate::core::disclosure::refused_republication(&old.labelled(), &new.labelled()) {

@@ -14,6 +14,7 @@ pub mod panel;
 pub mod public;
 pub mod staff;
 pub mod store;
+pub mod workspace;
 
 use serde_json::{json, Value};
 use sqlx::AnyConnection;

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     core::{
+        confirm::{self, Confirm},
         context::Ctx,
         error::{AppError, AppResult},
         forms::{FormData, FormErrors},
@@ -250,7 +251,7 @@ pub async fn record_income(
     };
     let received_on = parse_date(&form.get("income_received_on")).map(|d| d.to_string());
     if received_on.is_none() {
-        errors.add("income_received_on", "Enter the date it was received, like 2026-03-01");
+        errors.add("income_received_on", "Enter the date it was received as a real date, like 27 3 2026");
     }
     let source = form.get("income_source");
     if source.is_empty() || source.chars().count() > 200 {
@@ -477,7 +478,29 @@ pub async fn publish(State(state): State<AppState>, Path(id): Path<i64>) -> AppR
 }
 
 /// Publish the round's decisions: it closes, and its transparency page and open data appear.
-pub async fn publish_decisions(State(state): State<AppState>, Path(id): Path<i64>) -> AppResult<Response> {
+pub async fn publish_decisions(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    if !confirm::confirmed(&form) {
+        let round = store::round(&state.db, id).await?.ok_or(AppError::NotFound)?;
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: format!("Close {} and publish its decisions?", round.title),
+                consequences: vec![
+                    "The round stops taking applications, and no more decisions can be made in it.".into(),
+                    "Its decisions are published: the page of what was decided, the open data, and its figures of who it reached. This cannot be undone.".into(),
+                ],
+                button: "Close the round and publish".into(),
+                action: format!("/staff/grants/rounds/{id}/decisions"),
+                form: &form,
+                back: format!("/staff/grants/rounds/{id}"),
+            },
+        ));
+    }
     let done =
         sqlx::query("UPDATE grant_rounds SET decided_at = $1, published = 1 WHERE id = $2 AND decided_at IS NULL")
             .bind(crate::core::time::now())

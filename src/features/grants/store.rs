@@ -2,6 +2,7 @@
 use sqlx::{any::AnyRow, AnyConnection, Row};
 
 use super::domain::{default_questions, Answers, NewQuestion, Question, ValidFund, ValidRound};
+use crate::core::time::human_day;
 use crate::core::{
     db::Db,
     time::{human_date, now},
@@ -348,7 +349,7 @@ impl Round {
     pub fn timetable(&self) -> String {
         match (self.rolling, &self.opens_on, &self.closes_on) {
             (true, _, _) => "Rolling: open all the time, decided in batches.".into(),
-            (false, Some(o), Some(c)) => format!("Opens {o}, closes {c}."),
+            (false, Some(o), Some(c)) => format!("Opens {}, closes {}.", human_day(o), human_day(c)),
             _ => String::new(),
         }
     }

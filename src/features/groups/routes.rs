@@ -19,7 +19,7 @@ use crate::{
         time::now,
     },
     features::members::{
-        domain::{EmailAddress, REGIONS},
+        domain::{EmailAddress, Visibility, REGIONS},
         store as members,
     },
 };
@@ -33,7 +33,7 @@ pub struct Group {
     pub visibility: String,
 }
 
-async fn load(state: &AppState, id: i64) -> AppResult<Group> {
+pub async fn load(state: &AppState, id: i64) -> AppResult<Group> {
     let row: Option<(i64, String, String, Option<String>, i64, String)> = sqlx::query_as(
         "SELECT id, name, description, region, lived_experience_led, visibility FROM groups WHERE id = $1 AND status = 'active'",
     )
@@ -44,14 +44,25 @@ async fn load(state: &AppState, id: i64) -> AppResult<Group> {
     Ok(Group { id, name, description, region, lived_experience_led: led != 0, visibility })
 }
 
-async fn contacts(state: &AppState, id: i64) -> AppResult<Vec<(i64, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT m.id, m.display_name FROM members m JOIN group_contacts c ON c.member_id = m.id \
-         WHERE c.group_id = $1 AND m.status <> 'erased' ORDER BY m.display_name",
+/// The group's contacts as this viewer may see them: named (and linked to their profile) where
+/// their profile's visibility lets the viewer see it, otherwise only counted.
+async fn contacts(state: &AppState, ctx: &Ctx, id: i64) -> AppResult<(Vec<(i64, String)>, usize)> {
+    let all: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT m.id, m.display_name, m.visibility FROM members m JOIN group_contacts c ON c.member_id = m.id \
+         WHERE c.group_id = $1 AND m.status = 'active' ORDER BY m.display_name",
     )
     .bind(id)
     .fetch_all(&state.db.pool)
-    .await?)
+    .await?;
+    let viewer = crate::features::members::account::viewer(ctx);
+    let total = all.len();
+    let shown: Vec<(i64, String)> = all
+        .into_iter()
+        .filter(|(member, _, v)| Visibility::parse(v).unwrap_or(Visibility::Private).lets_see(viewer, *member))
+        .map(|(member, name, _)| (member, name))
+        .collect();
+    let unnamed = total - shown.len();
+    Ok((shown, unnamed))
 }
 
 /// Group contacts and staff may change a group; nobody else.
@@ -149,6 +160,8 @@ struct ShowPage {
     group: Group,
     description_html: String,
     contacts: Vec<(i64, String)>,
+    /// Contacts whose profile the viewer may not see: counted, not named.
+    unnamed: usize,
     can_edit: bool,
     errors: FormErrors,
     contact_email: String,
@@ -167,10 +180,12 @@ async fn show_page(
     }
     let can_edit = require_contact(state, ctx, id).await.is_ok();
     let invalid = !errors.is_empty();
+    let (contacts, unnamed) = contacts(state, ctx, id).await?;
     let mut response = render(&ShowPage {
         page: Page::new(ctx, format!("{}{}", errors.title_prefix(), group.name)),
         description_html: to_safe_html(&group.description),
-        contacts: contacts(state, id).await?,
+        contacts,
+        unnamed,
         group,
         can_edit,
         errors,

@@ -304,17 +304,17 @@ struct ProfilePage {
     groups: Vec<(i64, String)>,
 }
 
+/// Who is looking, as [`Visibility::lets_see`] needs it.
+pub fn viewer(ctx: &Ctx) -> Option<(i64, bool, bool)> {
+    ctx.user.as_ref().map(|u| (u.id, u.status == auth::Status::Active, u.is_staff()))
+}
+
 /// A member's profile as others see it, honouring the visibility they chose.
 pub async fn profile(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let member =
         store::get(&state.db, id).await?.filter(|m| m.status == Status::Active.as_str()).ok_or(AppError::NotFound)?;
-    let viewer = ctx.user.as_ref();
-    let allowed = match Visibility::parse(&member.visibility) {
-        Some(Visibility::Public) => true,
-        Some(Visibility::Members) => viewer.is_some_and(|u| u.status == auth::Status::Active),
-        _ => viewer.is_some_and(|u| u.id == id || u.is_staff()),
-    };
-    if !allowed {
+    let visibility = Visibility::parse(&member.visibility).unwrap_or(Visibility::Private);
+    if !visibility.lets_see(viewer(&ctx), id) {
         // Same answer as a missing profile: a private profile's existence is private too.
         return Err(AppError::NotFound);
     }

@@ -17,6 +17,7 @@ use crate::core::{
     audit::{self, Action},
     auth::Role,
     cache::CachedMap,
+    confirm::{self, Confirm},
     context::Ctx,
     db::{json_rows, Db},
     error::{AppError, AppResult},
@@ -508,12 +509,33 @@ pub async fn export_member(State(state): State<AppState>, ctx: Ctx, Path(id): Pa
     Ok(json_download(&data, &format!("member-{id}.json")))
 }
 
-pub async fn erase(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+pub async fn erase(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
     let staff = ctx.user()?;
     let member = load(&state, id).await?;
     if member.role == "admin" {
         return Err(AppError::BadRequest(
             "Admins cannot be erased from here. Change their role to member first.".into(),
+        ));
+    }
+    if !confirm::confirmed(&form) {
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: format!("Erase {}'s personal data?", member.display_name),
+                consequences: vec![
+                    "Everything we hold about them is deleted: their profile, choices, items, signatures, requests and applications' answers. Counts and money records stay, without them.".into(),
+                    "This cannot be undone.".into(),
+                ],
+                button: "Erase their personal data".into(),
+                action: format!("/staff/members/{id}/erase"),
+                form: &form,
+                back: format!("/staff/members/{id}"),
+            },
         ));
     }
     audit::record(&state.db.pool, staff.id, Action::Erase, Some(id), "erased member at their request").await?;

@@ -89,6 +89,18 @@ impl Visibility {
             Visibility::Public => "public",
         }
     }
+    /// Whether a profile with this visibility, belonging to member `owner`, may be seen by
+    /// `viewer`: nobody signed in, or (their id, whether they are an active member, whether
+    /// they are staff).
+    pub fn lets_see(self, viewer: Option<(i64, bool, bool)>, owner: i64) -> bool {
+        match (self, viewer) {
+            (Visibility::Public, _) => true,
+            (Visibility::Members, Some((_, active, _))) => active,
+            (_, Some((id, _, staff))) => id == owner || staff,
+            (_, None) => false,
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Visibility::Private => "Private: only you and staff can see your profile",

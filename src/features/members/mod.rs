@@ -6,6 +6,7 @@ pub mod email_change;
 pub mod import;
 pub mod join;
 pub mod store;
+pub mod workspace;
 
 use crate::core::{
     access::{Access, Routes},

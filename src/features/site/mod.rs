@@ -1,7 +1,9 @@
-//! The public front: home page, health, metrics, static files, and the staff start page.
+//! The public front: home page and the four theme pages, health, metrics, static files.
+pub mod themes;
+
 use askama::Template;
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -17,11 +19,14 @@ use crate::core::{
 pub fn routes() -> Routes {
     Routes::default()
         .get("/", Access::Public, home)
+        .get("/knowledge", Access::Public, themes::knowledge)
+        .get("/collaboration", Access::Public, themes::collaboration)
+        .get("/voice", Access::Public, themes::voice)
+        .get("/resourcing", Access::Public, themes::resourcing)
         .get("/healthz", Access::Public, healthz)
         .get("/metrics", Access::Public, metrics)
         .get("/static/site.css", Access::Public, css)
         .get("/static/site.js", Access::Public, js)
-        .get("/staff", Access::Staff, staff_home)
 }
 
 #[derive(Template)]
@@ -31,6 +36,7 @@ struct Home {
     members: i64,
     groups: i64,
     regions: i64,
+    themes: [&'static themes::Theme; 4],
 }
 
 /// The home page's counts are aggregate figures: kept for 30 seconds rather than counted per visit.
@@ -48,7 +54,8 @@ async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
             counts
         }
     };
-    Ok(render(&Home { page: Page::new(&ctx, "Welcome"), members, groups, regions }))
+    let themes = [&themes::KNOWLEDGE, &themes::COLLABORATION, &themes::VOICE, &themes::RESOURCING];
+    Ok(render(&Home { page: Page::new(&ctx, "Welcome"), members, groups, regions, themes }))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
@@ -97,35 +104,62 @@ async fn metrics(State(state): State<AppState>, ctx: Ctx, headers: axum::http::H
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], body).into_response()
+/// A static file in every form it is served in: as it is, and compressed at build time.
+struct Asset {
+    content_type: &'static str,
+    plain: &'static [u8],
+    brotli: &'static [u8],
+    gzip: &'static [u8],
 }
 
-async fn css() -> Response {
-    asset("text/css; charset=utf-8", include_str!("../../../static/site.css"))
+const CSS: Asset = Asset {
+    content_type: "text/css; charset=utf-8",
+    plain: include_bytes!("../../../static/site.css"),
+    brotli: include_bytes!(concat!(env!("OUT_DIR"), "/site.css.br")),
+    gzip: include_bytes!(concat!(env!("OUT_DIR"), "/site.css.gz")),
+};
+
+const JS: Asset = Asset {
+    content_type: "text/javascript; charset=utf-8",
+    plain: include_bytes!("../../../static/site.js"),
+    brotli: include_bytes!(concat!(env!("OUT_DIR"), "/site.js.br")),
+    gzip: include_bytes!(concat!(env!("OUT_DIR"), "/site.js.gz")),
+};
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Version {
+    v: String,
 }
 
-async fn js() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("../../../static/site.js"))
+/// The current version's URL is kept a year (a change makes a new URL); any other for minutes.
+fn asset(asset: &Asset, headers: &axum::http::HeaderMap, version: &str) -> Response {
+    let cache = if version == crate::core::layout::ASSET_VERSION {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=300"
+    };
+    let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (body, encoding) = match crate::core::compress::negotiate(accept) {
+        Some(e @ crate::core::compress::Encoding::Brotli) => (asset.brotli, Some(e)),
+        Some(e @ crate::core::compress::Encoding::Gzip) => (asset.gzip, Some(e)),
+        None => (asset.plain, None),
+    };
+    let mut response =
+        ([(header::CONTENT_TYPE, asset.content_type), (header::CACHE_CONTROL, cache)], body).into_response();
+    if let Some(e) = encoding {
+        response.headers_mut().insert(header::CONTENT_ENCODING, axum::http::HeaderValue::from_static(e.name()));
+    }
+    response.headers_mut().insert(header::VARY, axum::http::HeaderValue::from_static("accept-encoding"));
+    response
 }
 
-#[derive(Template)]
-#[template(path = "staff/home.html")]
-struct StaffHome {
-    page: Page,
-    pending: i64,
-    failed_jobs: i64,
-    bulletin_waiting: i64,
+async fn css(headers: axum::http::HeaderMap, Query(q): Query<Version>) -> Response {
+    asset(&CSS, &headers, &q.v)
 }
 
-async fn staff_home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
-    let (pending, failed_jobs, bulletin_waiting): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM members WHERE status = 'pending'), (SELECT COUNT(*) FROM jobs WHERE status = 'failed'), \
-         (SELECT COUNT(*) FROM bulletin_items WHERE status = 'received')",
-    )
-    .fetch_one(&state.db.pool)
-    .await?;
-    Ok(render(&StaffHome { page: Page::new(&ctx, "Staff"), pending, failed_jobs, bulletin_waiting }))
+async fn js(headers: axum::http::HeaderMap, Query(q): Query<Version>) -> Response {
+    asset(&JS, &headers, &q.v)
 }
 
 pub async fn not_found() -> Response {

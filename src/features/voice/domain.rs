@@ -127,7 +127,7 @@ impl LetterInput {
             _ if self.closes_on.is_empty() => None,
             Some(d) => Some(d.to_string()),
             None => {
-                errors.add("closes_on", "Enter the closing date as a date, like 2026-12-31, or leave it empty");
+                errors.add("closes_on", "Enter the closing date as a real date, like 31 12 2026, or leave it empty");
                 None
             }
         };
@@ -403,7 +403,7 @@ impl RequestInput {
             _ if self.deadline.is_empty() => None,
             Some(d) => Some(d.to_string()),
             None => {
-                errors.add("deadline", "Enter the deadline as a date, like 2026-12-31, or leave it empty");
+                errors.add("deadline", "Enter the deadline as a real date, like 31 12 2026, or leave it empty");
                 None
             }
         };

@@ -6,6 +6,7 @@ pub mod public;
 pub mod staff_letters;
 pub mod store;
 pub mod support;
+pub mod workspace;
 pub mod writer;
 
 use serde_json::{json, Value};

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::core::{
     audit::{self, Action},
+    confirm::{self, Confirm},
     context::Ctx,
     error::{AppError, AppResult},
     forms::{FormData, FormErrors},
@@ -124,6 +125,9 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, form: FormData) -> 
         Ok(v) => v,
         Err(errors) => return letter_form(&state, &ctx, None, input, Default::default(), errors).await,
     };
+    if valid.status == LetterStatus::Open && !confirm::confirmed(&form) {
+        return Ok(confirm_publishing(&ctx, &valid.title, "/staff/letters/new", "/staff/letters", &form));
+    }
     let mut conn = state.db.pool.acquire().await?;
     let id = store::insert_letter(&mut conn, &valid, now()).await?;
     Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "letter-saved"))
@@ -146,8 +150,30 @@ pub async fn save(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>, 
         Ok(v) => v,
         Err(errors) => return letter_form(&state, &ctx, Some(letter), input, Default::default(), errors).await,
     };
+    let here = format!("/staff/letters/{id}");
+    if valid.status == LetterStatus::Open && !letter.is_open() && !confirm::confirmed(&form) {
+        return Ok(confirm_publishing(&ctx, &valid.title, &here, &here, &form));
+    }
     store::update_letter(&state.db, &letter, &valid, now()).await?;
-    Ok(redirect_with_notice(&state, &format!("/staff/letters/{id}"), "letter-saved"))
+    Ok(redirect_with_notice(&state, &here, "letter-saved"))
+}
+
+/// Opening a letter publishes it: the step before.
+fn confirm_publishing(ctx: &Ctx, title: &str, action: &str, back: &str, form: &FormData) -> Response {
+    confirm::ask(
+        ctx,
+        Confirm {
+            title: format!("Publish “{title}”?"),
+            consequences: vec![
+                "Anyone will be able to read it on the open letters page and sign it, from now until it closes.".into(),
+                "Signatures, once given, stay with it: check the wording first.".into(),
+            ],
+            button: "Publish it".into(),
+            action: action.into(),
+            form,
+            back: back.into(),
+        },
+    )
 }
 
 /// Staff add an organisation from outside the network that co-signs.
@@ -233,6 +259,32 @@ pub async fn post_update(
         let input = input_of(&letter);
         return letter_form(&state, &ctx, Some(letter), input, (String::new(), text), errors).await;
     }
+    if !confirm::confirmed(&form) {
+        let signers: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM letter_signatures WHERE letter_id = $1 AND confirmed_at IS NOT NULL \
+             AND wants_updates = 1 AND email IS NOT NULL",
+        )
+        .bind(letter.id)
+        .fetch_one(&state.db.pool)
+        .await?;
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: format!("Email this update to {signers} signers?"),
+                consequences: vec![
+                    format!(
+                        "Everyone who signed “{}” and asked for updates gets it by email now: {signers} people.",
+                        letter.title
+                    ),
+                    "An email cannot be recalled once it is sent.".into(),
+                ],
+                button: format!("Email it to {signers} signers"),
+                action: format!("/staff/letters/{id}/updates"),
+                form: &form,
+                back: format!("/staff/letters/{id}"),
+            },
+        ));
+    }
     let mut tx = state.db.begin().await?;
     let update_id: i64 = sqlx::query_scalar(
         "INSERT INTO letter_updates (letter_id, body, recipients, posted_by, posted_at) VALUES ($1, $2, 0, $3, $4) RETURNING id",
@@ -311,8 +363,31 @@ pub async fn remove_signature(
     State(state): State<AppState>,
     ctx: Ctx,
     Path((id, signature)): Path<(i64, i64)>,
+    form: FormData,
 ) -> AppResult<Response> {
-    staff_letter(&state, id).await?;
+    let letter = staff_letter(&state, id).await?;
+    if !confirm::confirmed(&form) {
+        let name: String = sqlx::query_scalar("SELECT name FROM letter_signatures WHERE id = $1 AND letter_id = $2")
+            .bind(signature)
+            .bind(id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok(confirm::ask(
+            &ctx,
+            Confirm {
+                title: format!("Remove the signature of {name}?"),
+                consequences: vec![
+                    format!("It is deleted from “{}” and no longer counted. This cannot be undone.", letter.title),
+                    "The person can sign again.".into(),
+                ],
+                button: "Remove the signature".into(),
+                action: format!("/staff/letters/{id}/signatures/{signature}/remove"),
+                form: &form,
+                back: format!("/staff/letters/{id}/signatures"),
+            },
+        ));
+    }
     let mut tx = state.db.begin().await?;
     if !store::remove_signature(&mut tx, id, signature).await? {
         return Err(AppError::NotFound);

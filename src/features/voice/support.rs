@@ -473,7 +473,7 @@ pub async fn add_narrative(
     }
     let date = parse_date(&entry.0);
     if date.is_none() {
-        errors.add("entry_on", "Enter the date as a date, like 2026-12-31");
+        errors.add("entry_on", "Enter a real date, like 31 12 2026");
     }
     if entry.1.is_empty() || entry.1.chars().count() > 5_000 {
         errors.add("what_was_done", "Say what was done (up to 5,000 characters)");
