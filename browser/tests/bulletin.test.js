@@ -44,7 +44,8 @@ journeys('Bulletin journeys', ({ journey }) => {
     await page.getByLabel('Your name').fill('Ada Editor');
     await page.getByLabel('Email address').fill(`ada.${j.unique}@example.org`);
     await j.press('Create admin account');
-    await j.follow('Bulletin: editorial queue', { scope: 'main' });
+    await j.expectText('h1', 'Waiting for you');
+    await j.follow('Bulletin', { scope: '.staff-nav' });
     await j.expectPath('/staff/bulletin');
     await j.follow('Editorial guidelines and saved replies', { scope: 'main' });
     await page.getByLabel('A new guideline point').fill('Paid work says what it pays');
@@ -72,6 +73,10 @@ journeys('Bulletin journeys', ({ journey }) => {
     await j.press('Send a test to yourself');
     await j.expectNotice('A test has been sent');
     await j.press(/Send now to \d+ people/);
+    // Reaching everyone cannot be undone: a page says exactly what will happen first.
+    await j.expectText('h1', 'Send issue 1 now?');
+    await j.expectText('.warning-text', 'cannot be recalled');
+    await j.press(/Send it to \d+ people now/);
     await j.expectNotice('The issue is being sent');
     assert.match(new URL(page.url()).pathname, /^\/staff\/bulletin\/issues\/\d+\/report$/);
 
@@ -82,7 +87,8 @@ journeys('Bulletin journeys', ({ journey }) => {
     await j.visit(new URL(page.url()).pathname);
     await j.expectText('.stats', 'sent');
     await j.press('Sign out');
-    await j.follow('Bulletin');
+    await j.follow('Knowledge');
+    await j.follow('The weekly bulletin', { scope: 'main' });
     await j.expectPath('/archive/bulletin');
     await j.follow(/Weekly bulletin 1/, { scope: 'main' });
     await j.expectText('h1', 'Weekly bulletin 1');

@@ -31,7 +31,7 @@ journeys('Grants journeys', ({ journey }) => {
     await page.getByLabel('Your name').fill('Ada Grants');
     await page.getByLabel('Email address').fill(adminEmail);
     await j.press('Create admin account');
-    await j.follow('Grants: funds, rounds and donations', { scope: 'main' });
+    await j.follow('Grants', { scope: '.staff-nav' });
     await j.expectPath('/staff/grants');
     await j.press('Start the fund', { status: 422, focus: '.error-summary' });
     await j.expectText('.error-summary', "Enter the fund's name");
@@ -86,7 +86,8 @@ journeys('Grants journeys', ({ journey }) => {
     await page.getByLabel('In a sentence, what is the money for?').fill('Room hire for our weekly peer support group');
     await j.press('Save and finish later');
     await j.expectNotice('Your application has been saved.');
-    await j.follow('Grants', { scope: 'header' });
+    await j.follow('Resourcing', { scope: 'header' });
+    await j.follow('Your applications and panels', { scope: 'main' });
     await j.expectPath('/grants/mine');
     await j.follow(roundTitle, { scope: 'main' });
     assert.equal(await page.getByLabel('In a sentence, what is the money for?').inputValue(), 'Room hire for our weekly peer support group');
@@ -122,6 +123,9 @@ journeys('Grants journeys', ({ journey }) => {
     await page.getByLabel('Award what they asked for').check();
     await page.getByLabel('Reason, written for the applicant').fill('The panel loved the weekly room.');
     await j.press('Record the decision and email the applicant');
+    // Money is spent and the decision cannot be changed: a page says so first.
+    await j.expectText('.warning-text', 'This awards £450 from Community Fund to Rowan.');
+    await j.press('Record the decision and email them');
     await j.expectNotice('The decision has been recorded');
     await j.press('Sign out');
 

@@ -90,30 +90,33 @@ journeys('Keyboard-only journeys', ({ journey }) => {
     await j.typeInto('#name', group);
     await j.typeInto('#description', 'We walk together every **Tuesday** and talk.');
     await j.typeInto('#region', 'North West');
-    await j.tabTo('#led-yes');
+    await j.tabTo('#lived_experience_led');
     await page.keyboard.press('Space');
-    await j.tabTo('#visibility-public');
+    await j.tabTo('#visibility');
     await page.keyboard.press('Space');
     // Back up with Shift+Tab to check the answer to the first question is still there.
-    await j.tabTo('#led-yes', { back: true });
+    await j.tabTo('#lived_experience_led', { back: true });
     assert.equal(await page.locator('#name').inputValue(), group);
     assert.equal(await page.locator('#description').inputValue(), 'We walk together every **Tuesday** and talk.');
     assert.equal(await page.locator('#region').inputValue(), 'North West', 'typing on the region select chooses it');
-    assert.ok(await page.locator('#led-yes').isChecked(), 'Space chooses "Yes"');
-    assert.ok(await page.locator('#visibility-public').isChecked(), 'Space chooses "Anyone"');
+    assert.ok(await page.locator('#lived_experience_led').isChecked(), 'Space chooses "Yes"');
+    assert.ok(await page.locator('#visibility').isChecked(), 'Space chooses "Anyone"');
     await j.tabToButton('Save group');
     await j.key('Space');
     assert.match(new URL(page.url()).pathname, /^\/groups\/\d+$/);
     await j.expectNotice('The group has been saved.');
     await j.expectText('h1', group);
     await j.expectText('.panel', 'We walk together every Tuesday and talk.');
-    assert.deepEqual(await page.locator('h2:has-text("Contacts") + ul').getByRole('link').allInnerTexts(), ['Robin']);
+    assert.deepEqual(await page.locator('h2:has-text("Contact the group") ~ ul').first().getByRole('link').allInnerTexts(), ['Robin']);
 
     await j.tabToLink('Your account', { scope: 'nav' });
     await j.key('Enter');
     await j.expectPath('/me');
     await j.expectText('main', group);
-    await j.tabToLink('Groups', { scope: 'nav' });
+    await j.tabToLink('Collaboration', { scope: 'nav' });
+    await j.key('Enter');
+    await j.expectPath('/collaboration');
+    await j.tabToLink('Groups in the network', { scope: 'main' });
     await j.key('Enter');
     await j.expectPath('/groups');
     await j.expectText('main ul', `${group} (North West)`);
@@ -180,7 +183,10 @@ journeys('Keyboard-only journeys', ({ journey }) => {
     await j.expectPath('/staff');
     await j.expectNotice('You are signed in.');
 
-    await j.tabToLink('Members directory', { scope: 'main' });
+    await j.tabToLink('People', { scope: '.staff-nav' });
+    await j.key('Enter');
+    await j.expectPath('/staff/people');
+    await j.tabToLink('The members directory', { scope: 'main' });
     await j.key('Enter');
     await j.expectPath('/staff/members');
     await j.typeInto('#q', 'Ada Keyboard');

@@ -99,12 +99,13 @@ journeys('Member journeys', ({ journey }) => {
     await j.expectNotice('The group has been saved.');
     await j.expectText('h1', group);
     await j.expectText('.panel', 'We walk together every Tuesday and talk.');
-    const contacts = j.page.locator('h2:has-text("Contacts") + ul');
+    const contacts = j.page.locator('h2:has-text("Contact the group") ~ ul').first();
     assert.deepEqual(await contacts.getByRole('link').allInnerTexts(), ['Robin']);
 
     await j.follow('Your account');
     await j.expectText('main', group);
-    await j.follow('Groups');
+    await j.follow('Collaboration');
+    await j.follow('Groups in the network', { scope: 'main' });
     await j.expectPath('/groups');
     await j.expectText('main ul', `${group} (North West)`);
   });

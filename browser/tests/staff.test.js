@@ -18,7 +18,10 @@ journeys('Staff journeys', ({ journey }) => {
     await j.expectPath('/staff');
     await j.expectNotice('You are signed in.');
 
-    await j.follow('Members directory', { scope: 'main' });
+    await j.expectText('h1', 'Waiting for you');
+    await j.follow('People', { scope: '.staff-nav' });
+    await j.expectPath('/staff/people');
+    await j.follow('The members directory', { scope: 'main' });
     await j.expectPath('/staff/members');
     await page.getByLabel('Search').fill('Ada');
     await j.press('Search');

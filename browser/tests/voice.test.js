@@ -17,7 +17,7 @@ journeys('Voice journeys', ({ journey }) => {
     await page.getByLabel('Email address', { exact: true }).fill(`ada.${j.unique}@example.org`);
     await j.press('Create admin account');
     await j.visit('/staff');
-    await j.follow('Open letters and petitions', { scope: 'main' });
+    await j.follow('Letters', { scope: '.staff-nav' });
     await j.follow('Write a letter or petition', { scope: 'main' });
     await page.getByLabel('Petition', { exact: true }).check();
     await page.getByLabel('Title', { exact: true }).fill(title);
@@ -27,6 +27,9 @@ journeys('Voice journeys', ({ journey }) => {
     await page.getByLabel('Published with', { exact: true }).fill('Kent Peer Network');
     await page.getByLabel('Status', { exact: true }).selectOption('open');
     await j.press('Save');
+    // Opening it publishes it: a page says what that means first.
+    await j.expectText('h1', `Publish “${title}”?`);
+    await j.press('Publish it');
     await j.expectNotice('The letter has been saved.');
     await j.press('Sign out');
 
@@ -74,6 +77,8 @@ journeys('Voice journeys', ({ journey }) => {
     await j.press('Find');
     await j.expectText('table', signer);
     await j.press('Remove the signature of Jo Dee');
+    await j.expectText('.warning-text', 'This cannot be undone');
+    await j.press('Remove the signature');
     await j.expectNotice('The signature has been removed.');
     await j.visit('/letters');
     await j.follow(title, { scope: 'main' });

@@ -99,6 +99,11 @@ pub const RESOURCING: Theme = Theme {
             about: "Open rounds, their criteria and who decides; and what was decided.",
         },
         Entry {
+            href: "/grants/mine",
+            title: "Your applications and panels",
+            about: "For members: applications you have started or sent, and the panels you sit on.",
+        },
+        Entry {
             href: "/grants/fairness",
             title: "Who our grants reach",
             about: "Applications and awards by region, community and more, round by round.",
