@@ -100,7 +100,7 @@ def deliver(size, workers):
     started = time.perf_counter()
     html = op.open(f"{server.base}/staff/bulletin/issues/{issue}").read().decode()
     op.open(f"{server.base}/staff/bulletin/issues/{issue}/schedule",
-            urllib.parse.urlencode({"_csrf": run.csrf(html), "when": "now"}).encode())
+            urllib.parse.urlencode({"_csrf": run.csrf(html), "when": "now", "confirmed": "yes"}).encode())
     recipients = None
     while True:
         row = db.execute("SELECT recipients FROM bulletin_issues WHERE id = ?", (issue,)).fetchone()

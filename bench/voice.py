@@ -61,7 +61,7 @@ def new_letter(server, staff, title):
     html = staff.open(server.base + "/staff/letters/new").read().decode()
     form = {
         "_csrf": run.csrf(html), "kind": "petition", "title": title, "body": "Keep the day centres open.",
-        "addressee": "The Minister", "goal": "100000", "published_with": "Bench Network", "status": "open", "closes_on": "",
+        "addressee": "The Minister", "goal": "100000", "published_with": "Bench Network", "status": "open", "closes_on": "", "confirmed": "yes",
     }
     staff.open(server.base + "/staff/letters/new", urllib.parse.urlencode(form).encode()).read()
     db = sqlite3.connect(os.path.join(server_dir(server), "constellate.db"))
@@ -194,7 +194,7 @@ def post_update(signers=20000):
         db.commit()
         db.close()
         page = f"{server.base}/staff/letters/{letter}"
-        form = {"_csrf": run.csrf(staff.open(page).read().decode()), "update": "We delivered it to the Minister."}
+        form = {"_csrf": run.csrf(staff.open(page).read().decode()), "update": "We delivered it to the Minister.", "confirmed": "yes"}
         started = time.perf_counter()
         staff.open(page + "/updates", urllib.parse.urlencode(form).encode()).read()
         return {"signers": signers, "request_s": round(time.perf_counter() - started, 3)}
