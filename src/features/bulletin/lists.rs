@@ -128,9 +128,52 @@ fn unsubscribed_page(ctx: &Ctx, token: String, list: String, subscribed: bool) -
     })
 }
 
-/// The link in every message: one click unsubscribes, without signing in; the page confirms it
-/// and offers to undo.
+/// The name of the list a token names, while that subscription exists; changes nothing.
+async fn list_of(state: &AppState, token: &str) -> AppResult<Option<String>> {
+    let Some((list_id, who)) = read_token(state, token) else { return Ok(None) };
+    let exists = match who {
+        Subscriber::Member(id) => members::get(&state.db, id).await?.is_some(),
+        Subscriber::Signup(id) => {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM list_signups WHERE id = $1 AND list_id = $2")
+                .bind(id)
+                .bind(list_id)
+                .fetch_optional(&state.db.pool)
+                .await?;
+            found.is_some()
+        }
+    };
+    if !exists {
+        return Ok(None);
+    }
+    Ok(sqlx::query_scalar("SELECT name FROM mailing_lists WHERE id = $1").bind(list_id).fetch_optional(&state.db.pool).await?)
+}
+
+#[derive(Template)]
+#[template(path = "bulletin/unsubscribe.html")]
+struct UnsubscribePage {
+    page: Page,
+    list: String,
+    token: String,
+}
+
+/// The link in every message shows one button. Opening it changes nothing: mail scanners and
+/// previewers open every link in a message, which is why RFC 8058 makes unsubscribing a POST.
 pub async fn unsubscribe_link(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    match list_of(&state, &token).await? {
+        Some(list) => {
+            Ok(render(&UnsubscribePage { page: Page::new(&ctx, format!("Unsubscribe from the {list}")), list, token }))
+        }
+        None => Ok(gone(&ctx)),
+    }
+}
+
+/// The POST that unsubscribes: from that page's button, or from a mail program's RFC 8058
+/// one-click (`List-Unsubscribe=One-Click`). Both get the page that confirms it and offers to undo.
+pub async fn unsubscribe_one_click(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(token): Path<String>,
@@ -138,14 +181,6 @@ pub async fn unsubscribe_link(
     match set_subscribed(&state, &token, false).await? {
         Some(list) => Ok(unsubscribed_page(&ctx, token, list, false)),
         None => Ok(gone(&ctx)),
-    }
-}
-
-/// RFC 8058 one-click: the mail program POSTs `List-Unsubscribe=One-Click` to the link.
-pub async fn unsubscribe_one_click(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
-    match set_subscribed(&state, &token, false).await? {
-        Some(list) => Ok((StatusCode::OK, format!("Unsubscribed from the {list}.\n")).into_response()),
-        None => Ok((StatusCode::NOT_FOUND, "No such subscription.\n").into_response()),
     }
 }
 
