@@ -39,6 +39,9 @@ pub struct Page {
     pub notice: Option<String>,
     /// The path asked for: the navigation marks the section it belongs to.
     pub path: String,
+    /// (title, address) of each Atom feed this page offers, linked from its head so a feed
+    /// reader given the page's address finds them.
+    pub feeds: Vec<(String, String)>,
 }
 
 /// The public site's sections, in the header: the network's four themes (the seeds' own words),
@@ -74,7 +77,14 @@ impl Page {
             csrf: ctx.csrf.clone(),
             notice: ctx.notice.clone(),
             path: ctx.path.clone(),
+            feeds: Vec::new(),
         }
+    }
+
+    /// The page with an Atom feed named in its head.
+    pub fn with_feed(mut self, title: impl Into<String>, href: impl Into<String>) -> Page {
+        self.feeds.push((title.into(), href.into()));
+        self
     }
 
     /// A page with no request behind it (error pages).
@@ -86,6 +96,7 @@ impl Page {
             csrf: String::new(),
             notice: None,
             path: String::new(),
+            feeds: Vec::new(),
         }
     }
 

@@ -18,6 +18,7 @@ crate::on_both_databases!(
     supporters_sign_up_with_only_an_email_confirm_it_and_get_the_newsletter,
     two_instances_sending_one_issue_send_each_recipient_one_message,
     bad_input_is_answered_with_errors_and_nothing_is_lost,
+    a_feed_reader_given_the_home_page_the_theme_or_the_archive_finds_the_feed,
     erasing_a_member_removes_their_bulletin_data_everywhere,
 );
 
@@ -223,6 +224,33 @@ async fn a_member_item_is_accepted_composed_into_an_issue_and_delivered_to_conse
     assert!(sender_view.contains("Accepted for issue 1"), "{sender_view}");
 }
 
+async fn a_feed_reader_given_the_home_page_the_theme_or_the_archive_finds_the_feed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_member("Reader", "reader@example.org", "member").await;
+    let staff = app.staff("staff").await;
+    send_one_issue(&app, &staff).await;
+    for page in ["/", "/knowledge", "/archive/bulletin", "/archive/bulletin/1"] {
+        let html = app.get(page).await.body;
+        let head = html.split("</head>").next().unwrap();
+        let link = head
+            .split("<link ")
+            .find(|l| l.contains(r#"rel="alternate""#) && l.contains(r#"type="application/atom+xml""#))
+            .unwrap_or_else(|| panic!("{page} names no Atom feed in its head:\n{head}"));
+        let href = link.split(r#"href=""#).nth(1).unwrap().split('"').next().unwrap();
+        assert_eq!(href, "/archive/bulletin/feed.atom", "{page}");
+        let feed = app.client.get(app.url(href)).send().await.unwrap();
+        assert_eq!(feed.headers()["content-type"], "application/atom+xml; charset=utf-8", "{page}");
+        assert!(feed.text().await.unwrap().contains("/archive/bulletin/1</id>"), "{page}");
+    }
+    let newsletter = app.get("/archive/supporters").await.body;
+    assert!(
+        newsletter.contains(
+            r#"type="application/atom+xml" title="Supporters&#39; newsletter" href="/archive/supporters/feed.atom""#
+        ),
+        "{newsletter}"
+    );
+}
+
 async fn the_sender_is_asked_for_a_change_resubmits_and_each_decision_is_emailed(backend: Backend) {
     let app = spawn_app(backend).await;
     app.add_member("Ola Sender", "ola@example.org", "member").await;
@@ -352,7 +380,9 @@ async fn settled_report(app: &TestApp, issue: i64) -> delivery::SendReport {
     panic!("issue {issue} did not finish sending within 15 s");
 }
 
-async fn opening_the_unsubscribe_link_changes_nothing_its_button_and_one_click_post_unsubscribe_and_can_be_undone(backend: Backend) {
+async fn opening_the_unsubscribe_link_changes_nothing_its_button_and_one_click_post_unsubscribe_and_can_be_undone(
+    backend: Backend,
+) {
     let app = spawn_app(backend).await;
     app.add_member("Una Clicker", "una@example.org", "member").await;
     app.add_member("Lin Linker", "lin@example.org", "member").await;

@@ -593,7 +593,9 @@ async fn unanswered_requests_are_flagged_and_taken_on_campaigns_keep_a_narrative
     assert_eq!(app.submit_with(&staff, &path, &format!("{path}/narrative"), &entry).await.status, 303);
     let page = app.get_with(&staff, &path).await.body;
     assert!(
-        page.contains("2 November 2026") && page.contains("Met the council.") && page.contains("Bring members earlier.")
+        page.contains("2 November 2026")
+            && page.contains("Met the council.")
+            && page.contains("Bring members earlier.")
     );
     let list = app.get_with(&staff, "/staff/support").await.body;
     assert!(!list.contains("No answer for over"), "answered now");

@@ -33,6 +33,11 @@ async fn list(state: &AppState, slug: &str) -> AppResult<(i64, String, String)> 
         .ok_or(AppError::NotFound)
 }
 
+/// Where a list's Atom feed is.
+pub fn feed_path(slug: &str) -> String {
+    format!("/archive/{slug}/feed.atom")
+}
+
 /// Members-only issues are for active members and staff.
 fn may_read(ctx: &Ctx, issue: &Issue) -> bool {
     !issue.members_only || ctx.user.as_ref().is_some_and(|u| u.status == Status::Active || u.is_staff())
@@ -71,7 +76,7 @@ pub async fn archive(
     let more = issues.len() as i64 > PER_PAGE;
     issues.truncate(PER_PAGE as usize);
     Ok(render(&ArchivePage {
-        page: Page::new(&ctx, name.clone()),
+        page: Page::new(&ctx, name.clone()).with_feed(name.clone(), feed_path(&slug)),
         issues: issues
             .into_iter()
             .map(|i| {
@@ -119,7 +124,7 @@ pub async fn issue(
     }
     let body = render_body(&state, &issue, &local_date(now())).await?;
     Ok(render(&IssuePage {
-        page: Page::new(&ctx, issue.title.clone()),
+        page: Page::new(&ctx, issue.title.clone()).with_feed(list_name.clone(), feed_path(&slug)),
         sent: issue.sent_at.map(human_date).unwrap_or_default(),
         body: body.html,
         list_name,
@@ -154,7 +159,7 @@ pub async fn feed(State(state): State<AppState>, Path(slug): Path<String>) -> Ap
     }
     let feed = Feed {
         title: format!("{} – {}", name, state.config.network_name),
-        feed_url: format!("{base}/archive/{slug}/feed.atom"),
+        feed_url: format!("{base}{}", feed_path(&slug)),
         site_url: format!("{base}/archive/{slug}"),
         updated: entries.first().map(|(_, _, u, _)| u.clone()).unwrap_or_else(|| rfc3339(0)),
         entries,

@@ -145,7 +145,10 @@ async fn list_of(state: &AppState, token: &str) -> AppResult<Option<String>> {
     if !exists {
         return Ok(None);
     }
-    Ok(sqlx::query_scalar("SELECT name FROM mailing_lists WHERE id = $1").bind(list_id).fetch_optional(&state.db.pool).await?)
+    Ok(sqlx::query_scalar("SELECT name FROM mailing_lists WHERE id = $1")
+        .bind(list_id)
+        .fetch_optional(&state.db.pool)
+        .await?)
 }
 
 #[derive(Template)]

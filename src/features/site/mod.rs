@@ -55,7 +55,11 @@ async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
         }
     };
     let themes = [&themes::KNOWLEDGE, &themes::COLLABORATION, &themes::VOICE, &themes::RESOURCING];
-    Ok(render(&Home { page: Page::new(&ctx, "Welcome"), members, groups, regions, themes }))
+    let page = themes
+        .iter()
+        .flat_map(|t| t.feeds)
+        .fold(Page::new(&ctx, "Welcome"), |page, (title, href)| page.with_feed(*title, *href));
+    Ok(render(&Home { page, members, groups, regions, themes }))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

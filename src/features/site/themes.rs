@@ -22,6 +22,9 @@ pub struct Theme {
     pub title: &'static str,
     pub intro: &'static str,
     pub entries: &'static [Entry],
+    /// (title, address) of the Atom feeds of what it holds: its page and the home page name
+    /// them for feed readers.
+    pub feeds: &'static [(&'static str, &'static str)],
 }
 
 pub const KNOWLEDGE: Theme = Theme {
@@ -45,6 +48,10 @@ pub const KNOWLEDGE: Theme = Theme {
             about: "News of the network's work now and then, for anyone, with only an email address.",
         },
     ],
+    feeds: &[
+        ("Weekly bulletin", "/archive/bulletin/feed.atom"),
+        ("Supporters' newsletter", "/archive/supporters/feed.atom"),
+    ],
 };
 
 pub const COLLABORATION: Theme = Theme {
@@ -63,6 +70,7 @@ pub const COLLABORATION: Theme = Theme {
             about: "For members: your group does not need to be constituted.",
         },
     ],
+    feeds: &[],
 };
 
 pub const VOICE: Theme = Theme {
@@ -86,6 +94,7 @@ pub const VOICE: Theme = Theme {
             about: "Something happening that the network should know about.",
         },
     ],
+    feeds: &[],
 };
 
 pub const RESOURCING: Theme = Theme {
@@ -114,6 +123,7 @@ pub const RESOURCING: Theme = Theme {
             about: "Every award in the 360Giving standard (also as a spreadsheet: /grants/open-data.csv).",
         },
     ],
+    feeds: &[],
 };
 
 #[derive(Template)]
@@ -124,7 +134,9 @@ struct ThemePage {
 }
 
 fn show(ctx: &Ctx, theme: &'static Theme) -> Response {
-    render(&ThemePage { page: Page::new(ctx, theme.title), theme })
+    let page =
+        theme.feeds.iter().fold(Page::new(ctx, theme.title), |page, (title, href)| page.with_feed(*title, *href));
+    render(&ThemePage { page, theme })
 }
 
 pub async fn knowledge(ctx: Ctx) -> Response {
