@@ -228,7 +228,8 @@ async fn a_feed_reader_given_the_home_page_the_theme_or_the_archive_finds_the_fe
     let app = spawn_app(backend).await;
     app.add_member("Reader", "reader@example.org", "member").await;
     let staff = app.staff("staff").await;
-    send_one_issue(&app, &staff).await;
+    let issue = send_one_issue(&app, &staff).await;
+    settled_report(&app, issue).await;
     for page in ["/", "/knowledge", "/archive/bulletin", "/archive/bulletin/1"] {
         let html = app.get(page).await.body;
         let head = html.split("</head>").next().unwrap();
