@@ -97,10 +97,12 @@ pub struct SettingsArgs {
     /// Domain that signs outgoing mail with DKIM (with dkim_selector and dkim_key_file)
     #[arg(long, env = "CONSTELLATE_DKIM_DOMAIN")]
     pub dkim_domain: Option<String>,
-    /// DKIM selector: the public key is published at <selector>._domainkey.<domain>
+    /// DKIM selector: the public key is published at <selector>._domainkey.<domain>; two,
+    /// comma-separated, to sign with two keys (Ed25519 and RSA, RFC 8463)
     #[arg(long, env = "CONSTELLATE_DKIM_SELECTOR")]
     pub dkim_selector: Option<String>,
-    /// DKIM private key file (RSA PEM, PKCS#1 or PKCS#8)
+    /// DKIM private key file (RSA PEM, PKCS#1 or PKCS#8; Ed25519 PKCS#8 PEM or base64 seed);
+    /// two, comma-separated, in the order of the selectors
     #[arg(long, env = "CONSTELLATE_DKIM_KEY_FILE")]
     pub dkim_key_file: Option<PathBuf>,
     /// Address for mailto unsubscribe requests in List-Unsubscribe (default: the From address)
@@ -325,7 +327,7 @@ impl Config {
         match (&self.dkim_domain, &self.dkim_selector, &self.dkim_key_file) {
             (None, None, None) => {}
             (Some(_), Some(_), Some(path)) => {
-                if let Err(e) = crate::core::mail::DkimSigner::load(self) {
+                if let Err(e) = crate::core::dkim::DkimSigner::configured(self) {
                     problems.push(format!("DKIM key {}: {e}", path.display()));
                 }
             }

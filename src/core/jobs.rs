@@ -205,7 +205,7 @@ fn send_mail<'a>(state: &'a AppState, job: &'a ClaimedJob) -> JobFuture<'a> {
     Box::pin(async move {
         let email: Email =
             serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
-        Ok(state.mailer.send(&email, job.id).await?)
+        Ok(state.mailer.send(email, job.id).await?)
     })
 }
 

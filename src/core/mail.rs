@@ -4,8 +4,8 @@
 use std::{path::PathBuf, sync::Arc};
 
 use lettre::{
+    address::Envelope,
     message::{
-        dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey},
         header::{ContentType, HeaderName, HeaderValue},
         Mailbox, MultiPart, SinglePart,
     },
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{
     config::Config,
+    dkim::DkimSigner,
     smtp::{SmtpPool, SmtpSettings},
 };
 
@@ -47,56 +48,6 @@ pub enum MailError {
     Temporary(String),
 }
 
-/// Headers a DKIM signature covers: the ones a reader sees, and the unsubscribe headers that
-/// RFC 8058 requires to be signed. (Not Content-Type: lettre writes a multipart message's
-/// Content-Type after signing, so a signature naming it would never verify.)
-const SIGNED_HEADERS: [&str; 8] =
-    ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Unsubscribe", "List-Unsubscribe-Post"];
-
-/// Signs messages for one domain with one key.
-pub struct DkimSigner(DkimConfig);
-
-#[derive(Debug, thiserror::Error)]
-pub enum DkimError {
-    #[error("cannot read the key file: {0}")]
-    Read(std::io::Error),
-    #[error("not an RSA private key in PEM (PKCS#1 or PKCS#8) or an Ed25519 key in base64: {0}")]
-    Key(String),
-}
-
-impl DkimSigner {
-    /// The signer the settings describe, or None when DKIM is not configured.
-    pub fn load(config: &Config) -> Result<Option<DkimSigner>, DkimError> {
-        let (Some(domain), Some(selector), Some(path)) =
-            (&config.dkim_domain, &config.dkim_selector, &config.dkim_key_file)
-        else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(DkimError::Read)?;
-        let key = signing_key(text.trim())?;
-        let headers = SIGNED_HEADERS.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect();
-        let relaxed =
-            DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed };
-        Ok(Some(DkimSigner(DkimConfig::new(selector.clone(), domain.clone(), key, headers, relaxed))))
-    }
-}
-
-fn signing_key(text: &str) -> Result<DkimSigningKey, DkimError> {
-    use rsa::pkcs1::EncodeRsaPrivateKey;
-    use rsa::pkcs8::DecodePrivateKey;
-    let bad = |e: &dyn std::fmt::Display| DkimError::Key(e.to_string());
-    if text.starts_with("-----BEGIN PRIVATE KEY-----") {
-        // lettre reads PKCS#1; a PKCS#8 file (what `openssl genpkey` writes) is converted.
-        let key = rsa::RsaPrivateKey::from_pkcs8_pem(text).map_err(|e| bad(&e))?;
-        let pkcs1 = key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).map_err(|e| bad(&e))?;
-        DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa).map_err(|e| bad(&e))
-    } else if text.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
-        DkimSigningKey::new(text, DkimSigningAlgorithm::Rsa).map_err(|e| bad(&e))
-    } else {
-        DkimSigningKey::new(text, DkimSigningAlgorithm::Ed25519).map_err(|e| bad(&e))
-    }
-}
-
 #[derive(Clone)]
 enum Transport {
     Outbox(PathBuf),
@@ -122,11 +73,12 @@ impl Mailer {
             ))),
             None => Transport::Outbox(config.outbox_dir()),
         };
-        let dkim = DkimSigner::load(config).map_err(|e| format!("DKIM: {e}"))?.map(Arc::new);
+        let dkim = DkimSigner::configured(config).map_err(|e| format!("DKIM: {e}"))?.map(Arc::new);
         Ok(Mailer { transport, from, dkim })
     }
 
-    pub fn build(&self, email: &Email) -> Result<Message, MailError> {
+    /// The message's envelope and its bytes as sent, signed when a DKIM key is configured.
+    pub fn build(&self, email: &Email) -> Result<(Envelope, Vec<u8>), MailError> {
         let to: Mailbox = email.to.parse().map_err(|e| MailError::Permanent(format!("bad recipient address: {e}")))?;
         // A Message-ID in our own domain: mail without one is more likely to be taken for spam.
         let message_id = format!("<{}@{}>", crate::core::crypto::random_token(), self.from.email.domain());
@@ -149,22 +101,28 @@ impl Mailer {
             ),
             None => builder.singlepart(plain),
         };
-        let mut message = message.map_err(|e| MailError::Permanent(e.to_string()))?;
-        if let Some(dkim) = &self.dkim {
-            message.sign(&dkim.0);
-        }
-        Ok(message)
+        let message = message.map_err(|e| MailError::Permanent(e.to_string()))?;
+        let bytes = match &self.dkim {
+            Some(dkim) => dkim.sign(&message.formatted(), crate::core::time::now()),
+            None => message.formatted(),
+        };
+        Ok((message.envelope().clone(), bytes))
     }
 
-    pub async fn send(&self, email: &Email, job_id: i64) -> Result<(), MailError> {
-        let message = self.build(email)?;
+    /// Builds and signs on the blocking pool (an RSA signature is about a millisecond of CPU;
+    /// on the runtime's threads it would hold up requests), then hands the message over.
+    pub async fn send(&self, email: Email, job_id: i64) -> Result<(), MailError> {
+        let mailer = self.clone();
+        let (envelope, message) = tokio::task::spawn_blocking(move || mailer.build(&email))
+            .await
+            .map_err(|e| MailError::Temporary(format!("building the message stopped: {e}")))??;
         match &self.transport {
             Transport::Outbox(dir) => {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| MailError::Temporary(e.to_string()))?;
                 let path = dir.join(format!("{}-{job_id}.eml", crate::core::time::now()));
-                tokio::fs::write(&path, message.formatted()).await.map_err(|e| MailError::Temporary(e.to_string()))
+                tokio::fs::write(&path, message).await.map_err(|e| MailError::Temporary(e.to_string()))
             }
-            Transport::Smtp(pool) => pool.send(message.envelope(), &message.formatted()).await,
+            Transport::Smtp(pool) => pool.send(&envelope, &message).await,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod disclosure;
+pub mod dkim;
 pub mod error;
 pub mod forms;
 pub mod housekeeping;

@@ -19,6 +19,7 @@ crate::on_both_databases!(
     two_instances_sending_one_issue_send_each_recipient_one_message,
     bad_input_is_answered_with_errors_and_nothing_is_lost,
     a_feed_reader_given_the_home_page_the_theme_or_the_archive_finds_the_feed,
+    with_an_ed25519_and_an_rsa_key_each_message_carries_two_signatures_that_each_verify,
     erasing_a_member_removes_their_bulletin_data_everywhere,
 );
 
@@ -192,7 +193,7 @@ async fn a_member_item_is_accepted_composed_into_an_issue_and_delivered_to_conse
             && signature.to_lowercase().contains("list-unsubscribe"),
         "{signature}"
     );
-    crate::dkim::assert_verifies(&message.raw, include_str!("fixtures/dkim-test-key.pub"));
+    crate::dkim::assert_verifies(&message.raw, &[("test", include_str!("fixtures/dkim-test-key.pub"))]);
     let links: Vec<&str> =
         html.match_indices("href=\"").map(|(i, _)| html[i + 6..].split('"').next().unwrap()).collect();
     let personal: Vec<&&str> = links.iter().filter(|l| l.contains("/unsubscribe/")).collect();
@@ -222,6 +223,32 @@ async fn a_member_item_is_accepted_composed_into_an_issue_and_delivered_to_conse
     }
     let sender_view = app.get(&mine).await.body;
     assert!(sender_view.contains("Accepted for issue 1"), "{sender_view}");
+}
+
+async fn with_an_ed25519_and_an_rsa_key_each_message_carries_two_signatures_that_each_verify(backend: Backend) {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
+    let app = spawn_app_with(backend, |s| {
+        s.dkim_domain = Some("example.org".into());
+        s.dkim_selector = Some("rsa2026, ed2026".into());
+        s.dkim_key_file = Some(format!("{fixtures}/dkim-test-key.pem,{fixtures}/dkim-test-ed25519.pem").into());
+    })
+    .await;
+    app.add_member("Dee Reader", "dee@example.org", "member").await;
+    let staff = app.staff("staff").await;
+    send_one_issue(&app, &staff).await;
+    let message = app.smtp.wait_for("dee@example.org", 1).await;
+    let raw = String::from_utf8_lossy(&message.raw);
+    // Ed25519 first (RFC 8463 receivers that know it need read no further), then RSA.
+    let algorithms: Vec<&str> =
+        raw.match_indices("DKIM-Signature: v=1; a=").map(|(i, _)| raw[i + 23..].split(';').next().unwrap()).collect();
+    assert_eq!(algorithms, ["ed25519-sha256", "rsa-sha256"], "{raw}");
+    crate::dkim::assert_verifies(
+        &message.raw,
+        &[
+            ("rsa2026", include_str!("fixtures/dkim-test-key.pub")),
+            ("ed2026", include_str!("fixtures/dkim-test-ed25519.pub")),
+        ],
+    );
 }
 
 async fn a_feed_reader_given_the_home_page_the_theme_or_the_archive_finds_the_feed(backend: Backend) {

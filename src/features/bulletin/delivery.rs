@@ -382,7 +382,7 @@ fn send_message<'a>(state: &'a AppState, job: &'a ClaimedJob) -> JobFuture<'a> {
         let body = cached_body(state, message.issue).await?;
         let Some(to) = recipient(state, &message, body.list_id).await? else { return Ok(()) };
         let email = personalise(state, &body, &to).map_err(|e| JobError::Retry(e.to_string()))?;
-        match state.mailer.send(&email, job.id).await {
+        match state.mailer.send(email, job.id).await {
             Err(MailError::Permanent(reason)) => {
                 super::lists::record_failure(state, &to.email, &reason).await?;
                 Err(JobError::Permanent(reason))

@@ -432,6 +432,6 @@ pub fn send_update<'a>(state: &'a AppState, job: &'a jobs::ClaimedJob) -> jobs::
             state.config.network_name
         );
         let email = Email::text(&email, format!("What happened next: {title}"), body);
-        Ok(state.mailer.send(&email, job.id).await?)
+        Ok(state.mailer.send(email, job.id).await?)
     })
 }
